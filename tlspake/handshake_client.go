@@ -1,0 +1,374 @@
+package tlspake
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/tlspake/pake/tlspake/cpace"
+)
+
+// clientHandshakeState is the client's side of one handshake; each step is
+// a method, run in order by clientHandshake.
+type clientHandshakeState struct {
+	c          *Conn
+	hello      *clientHelloMsg
+	kx         keyExchange
+	pake       *cpace.Initiator
+	pakeHello  *pakeClientHello
+	sh         *serverHelloMsg
+	hrr        *serverHelloMsg
+	suite      *cipherSuite
+	transcript transcript
+	hsSecret   []byte
+	cHSSecret  []byte
+	sHSSecret  []byte
+	master     []byte
+	cAP        []byte
+}
+
+func (c *Conn) clientHandshake() error {
+	hs := &clientHandshakeState{c: c}
+	defer hs.wipe()
+	for _, step := range []func() error{
+		hs.makeClientHello,
+		hs.sendClientHello,
+		hs.readServerHello,
+		hs.processServerHello,
+		hs.establishHandshakeKeys,
+		hs.readEncryptedExtensions,
+		hs.readServerFinished,
+		hs.sendClientFinished,
+	} {
+		if err := step(); err != nil {
+			return c.fatal(err)
+		}
+	}
+	return nil
+}
+
+func (hs *clientHandshakeState) wipe() {
+	clear(hs.hsSecret)
+	clear(hs.cHSSecret)
+	clear(hs.sHSSecret)
+	clear(hs.master)
+}
+
+func (hs *clientHandshakeState) makeClientHello() error {
+	c, cfg := hs.c, hs.c.config
+	if len(cfg.Code) == 0 {
+		return errors.New("tlspake: Config.Code is empty: a client needs the peer's code")
+	}
+	for _, id := range cfg.cipherSuites() {
+		if cipherSuiteByID(id) == nil {
+			return errors.New("tlspake: Config.CipherSuites lists an unsupported suite " + CipherSuiteName(id))
+		}
+	}
+	groups := cfg.groups()
+	for _, g := range groups {
+		if !groupSupported(g) {
+			return errors.New("tlspake: Config.Groups lists an unsupported group " + g.String())
+		}
+	}
+	h := &clientHelloMsg{
+		vers:                 0x0303,
+		random:               make([]byte, 32),
+		cipherSuites:         slices.Clone(cfg.cipherSuites()),
+		compressionMethods:   []uint8{0},
+		serverName:           cfg.ServerName,
+		hasSupportedGroups:   true,
+		supportedGroups:      slices.Clone(groups),
+		alpnProtocols:        cfg.NextProtos,
+		hasSupportedVersions: true,
+		supportedVersions:    []uint16{VersionTLS13},
+		hasKeyShare:          true,
+	}
+	if _, err := io.ReadFull(cfg.rand(), h.random); err != nil {
+		return errors.New("tlspake: reading randomness: " + err.Error())
+	}
+	kx, err := newClientKeyExchange(groups[0], cfg.rand())
+	if err != nil {
+		return err
+	}
+	hs.kx = kx
+	h.keyShares = []keyShare{{kx.group(), kx.share()}}
+
+	// CPace: client = initiator A; sid = ClientHello.random; CI binds the
+	// identities as sent (PROFILE.md section 2).
+	hs.pake, err = cpace.NewInitiator(&cpace.Inputs{
+		PRS: cfg.Code,
+		CI:  pakeContext(cfg.ClientIdentity, cfg.ServerIdentity),
+		SID: h.random,
+	}, nil, cfg.rand())
+	if err != nil {
+		return err
+	}
+	hs.pakeHello = &pakeClientHello{
+		clientIdentity: cfg.ClientIdentity,
+		serverIdentity: cfg.ServerIdentity,
+		shares:         []pakeShare{{PAKECPaceX25519SHA512, hs.pake.Message()}},
+	}
+	h.hasPAKE = true
+	h.pake = hs.pakeHello.marshal()
+	hs.hello = h
+	c.state.ClientIdentity = cfg.ClientIdentity
+	c.state.ServerIdentity = cfg.ServerIdentity
+	c.state.ServerName = cfg.ServerName
+	return nil
+}
+
+func (hs *clientHandshakeState) sendClientHello() error {
+	msg := hs.hello.marshal()
+	hs.transcript.add(msg)
+	if err := hs.c.writeHandshake(msg); err != nil {
+		return err
+	}
+	hs.c.allowCCS = true
+	return nil
+}
+
+func (hs *clientHandshakeState) readServerHello() error {
+	msg, err := hs.c.readHandshake()
+	if err != nil {
+		return err
+	}
+	if msg[0] != typeServerHello {
+		return alertf(AlertUnexpectedMessage, "expected ServerHello, got handshake message %d", msg[0])
+	}
+	sh, err := parseServerHello(msg)
+	if err != nil {
+		return err
+	}
+	if err := hs.checkServerHelloCommon(sh); err != nil {
+		return err
+	}
+	if sh.isHelloRetryRequest() {
+		if hs.hrr != nil {
+			return alertf(AlertUnexpectedMessage, "a second HelloRetryRequest")
+		}
+		hs.hrr = sh
+		hs.transcript.add(msg)
+		if err := hs.processHelloRetryRequest(); err != nil {
+			return err
+		}
+		return hs.readServerHello()
+	}
+	hs.sh = sh
+	return nil
+}
+
+// checkServerHelloCommon runs the checks a ServerHello and a
+// HelloRetryRequest share.
+func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error {
+	if !sh.has(extSupportedVersions) {
+		return alertf(AlertProtocolVersion, "the server does not speak TLS 1.3")
+	}
+	if sh.supportedVersion != VersionTLS13 {
+		return alertf(AlertIllegalParameter, "the server selected version 0x%04x, which was not offered", sh.supportedVersion)
+	}
+	if sh.vers != 0x0303 {
+		return alertf(AlertIllegalParameter, "ServerHello legacy_version 0x%04x", sh.vers)
+	}
+	if !bytes.Equal(sh.sessionID, hs.hello.sessionID) {
+		return alertf(AlertIllegalParameter, "ServerHello does not echo legacy_session_id")
+	}
+	if sh.compressionMethod != 0 {
+		return alertf(AlertIllegalParameter, "ServerHello selected compression")
+	}
+	if !slices.Contains(hs.hello.cipherSuites, sh.cipherSuite) || cipherSuiteByID(sh.cipherSuite) == nil {
+		return alertf(AlertIllegalParameter, "the server selected cipher suite 0x%04x, which was not offered", sh.cipherSuite)
+	}
+	if hs.hrr != nil && sh.cipherSuite != hs.hrr.cipherSuite {
+		return alertf(AlertIllegalParameter, "ServerHello cipher suite differs from the HelloRetryRequest's")
+	}
+	hrr := sh.isHelloRetryRequest()
+	for _, e := range sh.extensions {
+		switch e {
+		case extSupportedVersions, extKeyShare:
+		case extCookie:
+			if !hrr {
+				return alertf(AlertUnsupportedExtension, "cookie in ServerHello")
+			}
+		case ExtensionPAKE:
+			if hrr {
+				return alertf(AlertUnsupportedExtension, "a HelloRetryRequest carries the pake extension")
+			}
+		case extPreSharedKey:
+			return alertf(AlertUnsupportedExtension, "the server selected a PSK that was not offered")
+		default:
+			return alertf(AlertUnsupportedExtension, "the server sent extension %d, which was not offered", e)
+		}
+	}
+	return nil
+}
+
+func (hs *clientHandshakeState) processHelloRetryRequest() error {
+	hrr := hs.hrr
+	g := hrr.selectedGroup
+	if !hrr.has(extKeyShare) && len(hrr.cookie) == 0 {
+		return alertf(AlertIllegalParameter, "a HelloRetryRequest that would not change the ClientHello")
+	}
+	if hrr.has(extKeyShare) {
+		if !slices.Contains(hs.hello.supportedGroups, g) || !groupSupported(g) {
+			return alertf(AlertIllegalParameter, "the HelloRetryRequest selected group %v, which was not offered", g)
+		}
+		if g == hs.kx.group() {
+			return alertf(AlertIllegalParameter, "the HelloRetryRequest selected group %v, for which a key share was sent", g)
+		}
+		kx, err := newClientKeyExchange(g, hs.c.config.rand())
+		if err != nil {
+			return err
+		}
+		hs.kx = kx
+	}
+	hs.suite = cipherSuiteByID(hrr.cipherSuite)
+	hs.c.suite = hs.suite
+	hs.transcript.start(hs.suite, true)
+
+	// The second ClientHello repeats the first except for key_share and
+	// cookie: same random, same pake extension byte for byte.
+	h2 := *hs.hello
+	h2.raw = nil
+	h2.keyShares = []keyShare{{hs.kx.group(), hs.kx.share()}}
+	h2.cookie = hrr.cookie
+	hs.hello = &h2
+	hs.c.state.DidHelloRetryRequest = true
+	msg := h2.marshal()
+	hs.transcript.add(msg)
+	return hs.c.writeHandshake(msg)
+}
+
+func (hs *clientHandshakeState) processServerHello() error {
+	sh := hs.sh
+	hs.suite = cipherSuiteByID(sh.cipherSuite)
+	hs.c.suite = hs.suite
+	if hs.transcript.h == nil {
+		hs.transcript.start(hs.suite, false)
+	}
+	hs.transcript.add(sh.raw)
+
+	if !sh.hasPAKE {
+		return alertf(AlertMissingExtension, "the server did not answer the pake extension: it is not a tlspake peer or does not accept code authentication")
+	}
+	if !sh.has(extKeyShare) {
+		return alertf(AlertMissingExtension, "ServerHello has no key_share")
+	}
+	if sh.serverShare.group != hs.kx.group() {
+		return alertf(AlertIllegalParameter, "the server's key share is for group %v, not %v", sh.serverShare.group, hs.kx.group())
+	}
+	ph, err := parsePAKEServerHello(sh.pake)
+	if err != nil {
+		return err
+	}
+	if ph.share.scheme != PAKECPaceX25519SHA512 {
+		return alertf(AlertIllegalParameter, "the server selected PAKE scheme %v, which was not offered", ph.share.scheme)
+	}
+	if len(ph.share.message) != cpace.MessageSize {
+		return alertf(AlertDecodeError, "the server's CPace share is %d bytes, want %d", len(ph.share.message), cpace.MessageSize)
+	}
+	res, err := hs.pake.Finish(ph.share.message, nil)
+	if err != nil {
+		return alertf(AlertIllegalParameter, "the server's CPace share is invalid: %v", err)
+	}
+	ecdhe, err := hs.kx.clientSharedSecret(sh.serverShare.data)
+	if err != nil {
+		return err
+	}
+	ikm := append(res.ISK, ecdhe...)
+	hs.hsSecret = handshakeSecret(hs.suite.hash, earlySecret(hs.suite.hash, nil), ikm)
+	clear(ikm)
+	clear(ecdhe)
+
+	c := hs.c
+	c.pakeInFlight = true
+	c.state.Version = VersionTLS13
+	c.state.CipherSuite = hs.suite.id
+	c.state.Group = hs.kx.group()
+	c.state.PAKEScheme = PAKECPaceX25519SHA512
+	return nil
+}
+
+func (hs *clientHandshakeState) establishHandshakeKeys() error {
+	h := hs.suite.hash
+	hs.cHSSecret = deriveSecret(h, hs.hsSecret, labelClientHandshake, hs.transcript.h)
+	hs.sHSSecret = deriveSecret(h, hs.hsSecret, labelServerHandshake, hs.transcript.h)
+	if err := hs.c.setReadKey(append([]byte(nil), hs.sHSSecret...)); err != nil {
+		return err
+	}
+	return hs.c.setWriteKey(append([]byte(nil), hs.cHSSecret...))
+}
+
+func (hs *clientHandshakeState) readEncryptedExtensions() error {
+	msg, err := hs.c.readHandshake()
+	if err != nil {
+		return err
+	}
+	if msg[0] != typeEncryptedExtensions {
+		return alertf(AlertUnexpectedMessage, "expected EncryptedExtensions, got handshake message %d", msg[0])
+	}
+	ee, err := parseEncryptedExtensions(msg)
+	if err != nil {
+		return err
+	}
+	for _, e := range ee.extensions {
+		switch e {
+		case extALPN:
+			if !slices.Contains(hs.hello.alpnProtocols, ee.alpn) {
+				return alertf(AlertIllegalParameter, "the server selected ALPN protocol %q, which was not offered", ee.alpn)
+			}
+		case extServerName:
+			if hs.hello.serverName == "" {
+				return alertf(AlertUnsupportedExtension, "server_name acknowledged but not sent")
+			}
+		case extSupportedGroups:
+			// A server may tell its preferences; they are not used.
+		case extKeyShare, extSupportedVersions, extPreSharedKey, ExtensionPAKE, extCookie, extPSKModes, extSignatureAlgorithms:
+			return alertf(AlertIllegalParameter, "extension %d is not allowed in EncryptedExtensions", e)
+		default:
+			return alertf(AlertUnsupportedExtension, "the server sent extension %d, which was not offered", e)
+		}
+	}
+	hs.c.state.NegotiatedProtocol = ee.alpn
+	hs.transcript.add(msg)
+	return nil
+}
+
+func (hs *clientHandshakeState) readServerFinished() error {
+	c := hs.c
+	msg, err := c.readHandshake()
+	if err != nil {
+		return err
+	}
+	if msg[0] != typeFinished {
+		// A PAKE-only flight has no Certificate, CertificateRequest or
+		// CertificateVerify (PROFILE.md section 3).
+		return alertf(AlertUnexpectedMessage, "expected Finished, got handshake message %d", msg[0])
+	}
+	want := finishedVerifyData(hs.suite.hash, hs.sHSSecret, hs.transcript.h)
+	if !verifyFinished(msg[4:], want) {
+		return &codeMismatchError{alertf(AlertDecryptError, "the server's Finished did not verify")}
+	}
+	hs.transcript.add(msg)
+	c.allowCCS = false
+	c.pakeInFlight = false
+
+	h := hs.suite.hash
+	hs.master = masterSecret(h, hs.hsSecret)
+	cAP := deriveSecret(h, hs.master, labelClientApplication, hs.transcript.h)
+	sAP := deriveSecret(h, hs.master, labelServerApplication, hs.transcript.h)
+	c.expMaster = deriveSecret(h, hs.master, labelExporterMaster, hs.transcript.h)
+	hs.cAP = cAP
+	return c.setReadKey(sAP)
+}
+
+func (hs *clientHandshakeState) sendClientFinished() error {
+	c := hs.c
+	verify := finishedVerifyData(hs.suite.hash, hs.cHSSecret, hs.transcript.h)
+	msg := marshalFinished(verify)
+	hs.transcript.add(msg)
+	if err := c.writeHandshake(msg); err != nil {
+		return err
+	}
+	return c.setWriteKey(hs.cAP)
+}

@@ -1,0 +1,50 @@
+package tlspake
+
+import (
+	"crypto/hmac"
+	"hash"
+
+	"github.com/tlspake/pake/internal/cpacecore"
+)
+
+// pakeContext is the CPace channel identifier of PROFILE.md section 2:
+// lv_cat("tls13pake", client_identity, server_identity).
+func pakeContext(clientIdentity, serverIdentity []byte) []byte {
+	return cpacecore.LVCat([]byte("tls13pake"), clientIdentity, serverIdentity)
+}
+
+// transcript accumulates handshake messages. Before the cipher suite (and
+// so the hash) is known, messages are kept and hashed once it is.
+type transcript struct {
+	h       hash.Hash
+	pending [][]byte
+}
+
+func (t *transcript) add(msg []byte) {
+	if t.h == nil {
+		t.pending = append(t.pending, msg)
+		return
+	}
+	t.h.Write(msg)
+}
+
+// start fixes the hash. When hrr is set, the first pending message
+// (ClientHello1) is replaced by message_hash (RFC 8446 4.4.1).
+func (t *transcript) start(s *cipherSuite, hrr bool) {
+	t.h = s.hash.New()
+	for i, m := range t.pending {
+		if i == 0 && hrr {
+			h := s.hash.New()
+			h.Write(m)
+			t.h.Write(messageHash(h.Sum(nil)))
+			continue
+		}
+		t.h.Write(m)
+	}
+	t.pending = nil
+}
+
+// verifyFinished compares verify data in constant time.
+func verifyFinished(got, want []byte) bool {
+	return hmac.Equal(got, want)
+}
