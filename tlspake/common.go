@@ -66,13 +66,16 @@ type CurveID uint16
 // Supported groups.
 const (
 	X25519 CurveID = 0x001d
+	// X25519MLKEM768 is the hybrid post-quantum group of
+	// draft-ietf-tls-ecdhe-mlkem.
+	X25519MLKEM768 CurveID = 0x11ec
 )
 
 func (c CurveID) String() string {
 	switch c {
 	case X25519:
 		return "X25519"
-	case 0x11ec:
+	case X25519MLKEM768:
 		return "X25519MLKEM768"
 	}
 	return fmt.Sprintf("CurveID(0x%04x)", uint16(c))

@@ -32,3 +32,24 @@ func TestSmoke(t *testing.T) {
 	}
 	t.Logf("%s %+v", buf, cc.ConnectionState())
 }
+
+func TestSmokeHRR(t *testing.T) {
+	for _, tc := range []struct{ client, server []CurveID }{
+		{[]CurveID{X25519, X25519MLKEM768}, []CurveID{X25519MLKEM768, X25519}},
+		{[]CurveID{X25519MLKEM768, X25519}, []CurveID{X25519}},
+		{[]CurveID{X25519MLKEM768}, []CurveID{X25519MLKEM768}},
+	} {
+		a, b := net.Pipe()
+		cc := Client(a, &Config{Code: []byte("c"), Groups: tc.client})
+		sc := Server(b, &Config{Code: []byte("c"), Groups: tc.server})
+		errc := make(chan error, 1)
+		go func() { errc <- sc.Handshake() }()
+		if err := cc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%v %+v", tc, cc.ConnectionState())
+	}
+}
