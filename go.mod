@@ -10,5 +10,7 @@ require (
 
 require (
 	github.com/gtank/ristretto255 v0.1.2 // indirect
+	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e // indirect
+	golang.org/x/image v0.48.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 )

@@ -97,5 +97,20 @@ func (e *codeMismatchError) Error() string {
 
 func (e *codeMismatchError) Unwrap() []error { return []error{ErrCodeMismatch, e.alert} }
 
+// ErrNotPAKEPeer is reported by a client when the server does not speak
+// the pake extension at all: it answered the ClientHello without pake (or
+// with an older TLS version), refused it with an alert, or is not a TLS
+// server. It usually means the address is not a tlspake device. Use
+// errors.Is to test for it; the error also wraps the underlying cause.
+var ErrNotPAKEPeer = errors.New("tlspake: the server does not speak the pake extension; it is probably not a tlspake device")
+
+type notPAKEPeerError struct{ cause error }
+
+func (e *notPAKEPeerError) Error() string {
+	return ErrNotPAKEPeer.Error() + " [" + e.cause.Error() + "]"
+}
+
+func (e *notPAKEPeerError) Unwrap() []error { return []error{ErrNotPAKEPeer, e.cause} }
+
 // errHandshakeTimeout is returned when the handshake did not finish in time.
 var errHandshakeTimeout = errors.New("tlspake: the handshake timed out")

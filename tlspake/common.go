@@ -190,7 +190,10 @@ type Config struct {
 	// Rand is the source of randomness. Nil means crypto/rand.Reader.
 	Rand io.Reader
 
-	// Time returns the current time. Nil means time.Now.
+	// Time returns the current time. Nil means time.Now. Nothing in the
+	// PAKE handshake depends on the clock; the field is here for callers
+	// that inject a clock into the attempt accounting built on this
+	// package.
 	Time func() time.Time
 }
 
@@ -199,13 +202,6 @@ func (c *Config) rand() io.Reader {
 		return c.Rand
 	}
 	return rand.Reader
-}
-
-func (c *Config) now() time.Time {
-	if c.Time != nil {
-		return c.Time()
-	}
-	return time.Now()
 }
 
 var defaultCipherSuites = []uint16{TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, TLS_AES_256_GCM_SHA384}

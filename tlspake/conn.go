@@ -42,6 +42,7 @@ type Conn struct {
 
 	// Handshake-phase state, guarded by handshakeMu and c.in.
 	sawRecord    bool // a record arrived from the peer
+	notTLS       bool // the peer's first bytes were not a TLS record
 	allowCCS     bool // compatibility change_cipher_spec is tolerated
 	pakeInFlight bool // a pake ServerHello was sent/received, peer Finished not yet verified
 

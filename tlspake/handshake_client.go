@@ -42,10 +42,29 @@ func (c *Conn) clientHandshake() error {
 		hs.sendClientFinished,
 	} {
 		if err := step(); err != nil {
-			return c.fatal(err)
+			return c.fatal(hs.classify(err))
 		}
 	}
 	return nil
+}
+
+// classify marks the errors that show the server is not a tlspake peer:
+// an alert or non-TLS bytes in answer to the ClientHello, a ServerHello of
+// an older version, or one without the pake extension.
+func (hs *clientHandshakeState) classify(err error) error {
+	var ae *AlertError
+	if !errors.As(err, &ae) || errors.Is(err, ErrCodeMismatch) {
+		return err
+	}
+	switch {
+	case hs.sh == nil && ae.Received && ae.Alert != AlertAccessDenied:
+		return &notPAKEPeerError{err}
+	case hs.sh == nil && !ae.Received && (ae.Alert == AlertProtocolVersion || !hs.c.sawRecord || hs.c.notTLS):
+		return &notPAKEPeerError{err}
+	case hs.sh != nil && !hs.sh.hasPAKE && ae.Alert == AlertMissingExtension:
+		return &notPAKEPeerError{err}
+	}
+	return err
 }
 
 func (hs *clientHandshakeState) wipe() {

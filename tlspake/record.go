@@ -91,9 +91,6 @@ func (rb *rawBuffer) fill(r io.Reader, n int) error {
 func (rb *rawBuffer) bytes() []byte { return rb.buf[rb.start:rb.end] }
 func (rb *rawBuffer) consume(n int) { rb.start += n }
 
-// errDecrypt marks a record that failed authentication.
-var errDecrypt = errors.New("record authentication failed")
-
 // readRecord reads one record and returns its content type and content,
 // decrypted when keys are set. Content returned for application data
 // points into the raw buffer and is valid until the next call.
@@ -109,7 +106,8 @@ func (c *Conn) readRecord() (uint8, []byte, error) {
 		if !c.sawRecord {
 			// The first record must look like TLS at all; anything else is
 			// most likely another protocol (plain HTTP, for instance).
-			if typ != recordTypeHandshake || hdr[1] != 3 {
+			if (typ != recordTypeHandshake && typ != recordTypeAlert) || hdr[1] != 3 {
+				c.notTLS = true
 				return 0, nil, c.fatal(alertf(AlertUnexpectedMessage, "the peer does not speak TLS (first bytes %q)", printable(hdr)))
 			}
 		}
@@ -271,7 +269,7 @@ func (c *Conn) appendRecord(buf []byte, typ uint8, data []byte) []byte {
 	start := len(buf)
 	if c.out.aead == nil {
 		buf = append(buf, typ, 3, 3, 0, 0)
-		if typ == recordTypeHandshake && !c.sentFirstRecord {
+		if typ == recordTypeHandshake && c.isClient && !c.sentFirstRecord {
 			buf[start+2] = 1 // legacy_record_version 0x0301 for the initial ClientHello
 		}
 		c.sentFirstRecord = true

@@ -156,15 +156,6 @@ func TestGenerator(t *testing.T) {
 	}
 }
 
-// draftJSON is the G_25519 object of the draft's JSON test vectors.
-type draftJSON struct {
-	PRS, CI, Sid, G, Ya, ADa, YA, Yb, ADb, YB, K string
-	ISKIR                                        string `json:"ISK_IR"`
-	ISKSY                                        string `json:"ISK_SY"`
-	SidOutputIR                                  string `json:"sid_output_ir"`
-	SidOutputOC                                  string `json:"sid_output_oc"`
-}
-
 func loadDraftJSON(t *testing.T) (map[string]string, map[string]string) {
 	t.Helper()
 	raw, err := os.ReadFile("../../vectors/cpace/draft-irtf-cfrg-cpace-21.json")

@@ -207,3 +207,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestURI(t *testing.T) {
+	c, _ := Generate(nil)
+	for _, inv := range []Invite{
+		{Code: c},
+		{Code: c, Identity: "printer.local"},
+		{Code: c, Identity: "a b&c", Addr: "192.168.1.20:8443"},
+	} {
+		u := inv.URI()
+		if !IsURI(u) {
+			t.Errorf("IsURI(%q) = false", u)
+		}
+		got, err := ParseURI(u)
+		if err != nil || got != inv {
+			t.Errorf("ParseURI(%q) = %+v, %v", u, got, err)
+		}
+	}
+	if got := (Invite{Code: c, Identity: "cam"}).URI(); got != "tlspake:"+c.Printed()+"?id=cam" {
+		t.Errorf("URI = %q", got)
+	}
+	for _, bad := range []string{"http://x", "tlspake:", "tlspake:12345", "tlspake:" + c.Printed()[:9] + "Q"} {
+		if _, err := ParseURI(bad); err == nil {
+			t.Errorf("ParseURI(%q) accepted", bad)
+		}
+	}
+	if IsURI(c.Printed()) {
+		t.Error("a code looks like a URI")
+	}
+}

@@ -1,0 +1,187 @@
+// Package client is the client side of tlspake: dial a device with the
+// code printed on its label and talk HTTP to it.
+//
+//	c, err := client.Dial(ctx, "192.168.1.20:8443", "K7Q2M-9XH4V", nil)
+//
+// or, for HTTP,
+//
+//	hc := &http.Client{Transport: &client.Transport{Code: "K7Q2M-9XH4V"}}
+//	resp, err := hc.Get("https://192.168.1.20:8443/")
+//
+// A mistyped code is caught locally and costs no attempt against the
+// device. Every failure is an [*Error] whose message tells a person what
+// happened and what to do.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/tlspake/pake/tlspake"
+	"github.com/tlspake/pake/tlspake/paircode"
+)
+
+// Options are optional settings for Dial and Transport.
+type Options struct {
+	// Identity is the device's PAKE server identity (the id of its
+	// pairing URI); empty by default, as on the device.
+	Identity string
+	// ClientIdentity is this client's PAKE identity; empty by default.
+	ClientIdentity string
+	// HandshakeTimeout bounds the handshake; zero means 15 seconds.
+	HandshakeTimeout time.Duration
+	// NetDialer dials the TCP connection; nil means a net.Dialer with a
+	// 10-second timeout.
+	NetDialer *net.Dialer
+	// NextProtos lists ALPN protocols; nil means "http/1.1".
+	NextProtos []string
+	// OnHandshake, if set, is called after each successful handshake,
+	// for progress reports.
+	OnHandshake func(addr string, state tlspake.ConnectionState)
+}
+
+// ErrorKind classifies an Error.
+type ErrorKind int
+
+const (
+	// WrongCode: the device rejected the code (or does not know the
+	// identity).
+	WrongCode ErrorKind = iota + 1
+	// Mistyped: the code does not parse; nothing was sent.
+	Mistyped
+	// Unreachable: the device could not be reached.
+	Unreachable
+	// NotDevice: the address answered, but not as a tlspake device.
+	NotDevice
+	// Timeout: the device did not answer in time.
+	Timeout
+	// Protocol: any other handshake failure.
+	Protocol
+)
+
+// Error is a failure to connect to a device.
+type Error struct {
+	Kind ErrorKind
+	Addr string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	switch e.Kind {
+	case WrongCode:
+		return fmt.Sprintf("the device at %s rejected the code: check the code on its label and try again", e.Addr)
+	case Mistyped:
+		return fmt.Sprintf("the code is mistyped (nothing was sent to the device): %v", e.Err)
+	case Unreachable:
+		return fmt.Sprintf("cannot reach %s: %v (is the device on, and is the address right?)", e.Addr, e.Err)
+	case NotDevice:
+		return fmt.Sprintf("%s is not a tlspake device: it does not speak the pake extension (is the address and port right?)", e.Addr)
+	case Timeout:
+		return fmt.Sprintf("%s did not answer in time: %v", e.Addr, e.Err)
+	}
+	return fmt.Sprintf("handshake with %s failed: %v", e.Addr, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// classify wraps a dial or handshake error.
+func classify(addr string, err error, handshake bool) *Error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, tlspake.ErrCodeMismatch):
+		return &Error{WrongCode, addr, err}
+	case errors.Is(err, tlspake.ErrNotPAKEPeer):
+		return &Error{NotDevice, addr, err}
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return &Error{Timeout, addr, err}
+	case !handshake:
+		return &Error{Unreachable, addr, err}
+	}
+	return &Error{Protocol, addr, err}
+}
+
+// ParseCode reads a code or a pairing URI as a person typed it. For a URI
+// it also returns the identity and address hint it carries.
+func ParseCode(s string) (paircode.Invite, error) {
+	if paircode.IsURI(s) {
+		inv, err := paircode.ParseURI(s)
+		if err != nil {
+			return inv, &Error{Kind: Mistyped, Err: err}
+		}
+		return inv, nil
+	}
+	code, err := paircode.Parse(s)
+	if err != nil {
+		return paircode.Invite{}, &Error{Kind: Mistyped, Err: err}
+	}
+	return paircode.Invite{Code: code}, nil
+}
+
+func (o *Options) config(code paircode.Code) *tlspake.Config {
+	if o == nil {
+		o = &Options{}
+	}
+	protos := o.NextProtos
+	if protos == nil {
+		protos = []string{"http/1.1"}
+	}
+	timeout := o.HandshakeTimeout
+	if timeout == 0 {
+		timeout = 15 * time.Second
+	}
+	return &tlspake.Config{
+		Code:             code.PRS(),
+		ClientIdentity:   []byte(o.ClientIdentity),
+		ServerIdentity:   []byte(o.Identity),
+		NextProtos:       protos,
+		HandshakeTimeout: timeout,
+	}
+}
+
+func (o *Options) netDialer() *net.Dialer {
+	if o != nil && o.NetDialer != nil {
+		return o.NetDialer
+	}
+	return &net.Dialer{Timeout: 10 * time.Second}
+}
+
+// Dial connects to the device at addr (host:port) and authenticates with
+// code, which may be typed by a person (see paircode.Parse) or be a
+// pairing URI. It returns the authenticated connection or an *Error.
+func Dial(ctx context.Context, addr, code string, opts *Options) (*tlspake.Conn, error) {
+	inv, err := ParseCode(code)
+	if err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			ce.Addr = addr
+		}
+		return nil, err
+	}
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Identity == "" {
+		o.Identity = inv.Identity
+	}
+	return dialCode(ctx, addr, inv.Code, &o)
+}
+
+func dialCode(ctx context.Context, addr string, code paircode.Code, opts *Options) (*tlspake.Conn, error) {
+	raw, err := opts.netDialer().DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, classify(addr, err, false)
+	}
+	c := tlspake.Client(raw, opts.config(code))
+	if err := c.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, classify(addr, err, true)
+	}
+	if opts.OnHandshake != nil {
+		opts.OnHandshake(addr, c.ConnectionState())
+	}
+	return c, nil
+}

@@ -1,0 +1,342 @@
+// Command tlspake-device is the tlspake device daemon: it serves HTTPS
+// authenticated with the device's printed code, in front of the device's
+// existing web UI (-upstream), a directory (-dir), or a built-in status
+// page.
+//
+// Usage:
+//
+//	tlspake-device [serve] [flags]   run the daemon (the default)
+//	tlspake-device label [flags]     write a printable label (PNG and SVG)
+//	tlspake-device show-code [flags] print the code and its QR code
+//
+// The code lives in a file (created with a fresh code on first start,
+// mode 0600) or in $TLSPAKE_DEVICE_CODE. It is never logged; it is printed
+// only by -show-code, show-code and label.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/tlspake/pake/device"
+	"github.com/tlspake/pake/tlspake"
+	"github.com/tlspake/pake/tlspake/paircode"
+)
+
+// codeEnv is the environment variable that may hold the code.
+const codeEnv = "TLSPAKE_DEVICE_CODE"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `tlspake-device serves HTTPS authenticated with the code on the device's label.
+
+Usage:
+  tlspake-device [serve] [flags]    run the daemon (default)
+  tlspake-device label [flags]      write a printable label: FILE.png and FILE.svg
+  tlspake-device show-code [flags]  print the code, its pairing URI and QR code
+
+Run 'tlspake-device COMMAND -h' for a command's flags.
+The code is read from $TLSPAKE_DEVICE_CODE if set, else from -code-file
+(created with a fresh code on first start).
+`
+
+// errUsage marks errors that exit with status 2.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, args, stdout, stderr)
+	case "label":
+		err = label(args, stdout, stderr)
+	case "show-code":
+		err = showCode(args, stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "tlspake-device: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "tlspake-device: %v\n", err)
+	return 1
+}
+
+// defaultCodeFile is the code file's default path: under $STATE_DIRECTORY
+// (set by systemd's StateDirectory=), else $XDG_STATE_HOME, else
+// ~/.local/state.
+func defaultCodeFile() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		return filepath.Join(d, "code")
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "tlspake-device", "code")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "tlspake-device", "code")
+	}
+	return "tlspake-device.code"
+}
+
+type codeFlags struct {
+	file     string
+	identity string
+}
+
+func (c *codeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.file, "code-file", defaultCodeFile(), "file holding the device code (created on first start, mode 0600)")
+	fs.StringVar(&c.identity, "identity", "", "PAKE server identity of this device (clients must use the same; empty by default)")
+}
+
+// load returns the code and where it came from.
+func (c *codeFlags) load() (paircode.Code, string, bool, error) {
+	if code, ok, err := device.CodeFromEnv(codeEnv); ok || err != nil {
+		return code, "$" + codeEnv, false, err
+	}
+	code, created, err := device.LoadOrCreateCode(c.file)
+	return code, c.file, created, err
+}
+
+func newFlagSet(name string, stderr io.Writer, help string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr, "Usage: tlspake-device [serve] [flags]\n\nServe HTTPS authenticated with the device code.\n\nFlags:\n")
+	var cf codeFlags
+	cf.register(fs)
+	listen := fs.String("listen", "127.0.0.1:8443", "address to listen on")
+	upstream := fs.String("upstream", "", "reverse-proxy every request to this URL (the device's existing web UI), e.g. http://127.0.0.1:80")
+	dir := fs.String("dir", "", "serve static files from this directory")
+	name := fs.String("name", "tlspake device", "device name shown on the status page and labels")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	show := fs.Bool("show-code", false, "print the code and its QR code on start (the code is a secret)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var h slog.Handler
+	switch *logFormat {
+	case "text":
+		h = slog.NewTextHandler(stderr, nil)
+	case "json":
+		h = slog.NewJSONHandler(stderr, nil)
+	default:
+		fmt.Fprintf(stderr, "-log-format must be text or json, not %q\n", *logFormat)
+		return errUsage
+	}
+	if *upstream != "" && *dir != "" {
+		fmt.Fprintln(stderr, "-upstream and -dir cannot be used together")
+		return errUsage
+	}
+	log := slog.New(h)
+
+	code, from, created, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created a new device code", "file", from)
+	}
+	handler, err := buildHandler(*upstream, *dir, *name, cf.identity)
+	if err != nil {
+		return err
+	}
+	l, err := device.Listen("tcp", *listen, &device.Config{Code: code, Identity: cf.identity, Logger: log})
+	if err != nil {
+		return err
+	}
+	if *show {
+		if err := printCode(stdout, paircode.Invite{Code: code, Identity: cf.identity, Addr: l.Addr().String()}); err != nil {
+			l.Close()
+			return err
+		}
+	}
+	log.Info("serving", "addr", l.Addr().String(), "identity", cf.identity, "code", from, "backend", backendName(*upstream, *dir))
+	err = device.Serve(ctx, l, handler)
+	log.Info("stopped")
+	return err
+}
+
+func backendName(upstream, dir string) string {
+	switch {
+	case upstream != "":
+		return "upstream " + upstream
+	case dir != "":
+		return "directory " + dir
+	}
+	return "status page"
+}
+
+func buildHandler(upstream, dir, name, identity string) (http.Handler, error) {
+	switch {
+	case upstream != "":
+		u, err := url.Parse(upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("-upstream %q is not an http:// or https:// URL", upstream)
+		}
+		return &httputil.ReverseProxy{
+			Rewrite: func(r *httputil.ProxyRequest) {
+				r.SetURL(u)
+				r.SetXForwarded()
+			},
+		}, nil
+	case dir != "":
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("-dir %q is not a directory", dir)
+		}
+		return http.FileServer(http.Dir(dir)), nil
+	}
+	return statusPage(name, identity), nil
+}
+
+var statusTmpl = template.Must(template.New("status").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>{{.Name}}</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto">
+<h1>{{.Name}}</h1>
+<p>This connection is authenticated with the code on the device's label: no certificate, no third party.</p>
+<table>
+<tr><td>Protocol</td><td>TLS 1.3, {{.Suite}}</td></tr>
+<tr><td>Key exchange</td><td>{{.Group}}</td></tr>
+<tr><td>Authentication</td><td>{{.PAKE}}</td></tr>
+<tr><td>Device identity</td><td>{{if .Identity}}{{.Identity}}{{else}}(none){{end}}</td></tr>
+<tr><td>Up since</td><td>{{.Since}}</td></tr>
+</table>
+</body></html>
+`))
+
+func statusPage(name, identity string) http.Handler {
+	since := time.Now().UTC().Format(time.RFC3339)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		st, _ := device.ConnectionState(r)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		statusTmpl.Execute(w, map[string]string{
+			"Name": name, "Identity": identity, "Since": since,
+			"Suite": tlspake.CipherSuiteName(st.CipherSuite), "Group": st.Group.String(), "PAKE": st.PAKEScheme.String(),
+		})
+	})
+}
+
+func printCode(w io.Writer, inv paircode.Invite) error {
+	qr, err := (device.Label{Invite: inv}).Terminal()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Device code: %s\nPairing URI: %s\n%s", inv.Code.Printed(), inv.URI(), qr)
+	return nil
+}
+
+func showCode(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("show-code", stderr, "Usage: tlspake-device show-code [flags]\n\nPrint the device code, its pairing URI and QR code (the code is a secret).\n\nFlags:\n")
+	var cf codeFlags
+	cf.register(fs)
+	addr := fs.String("addr", "", "address hint to put in the pairing URI, e.g. 192.168.1.20:8443")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	code, _, _, err := cf.load()
+	if err != nil {
+		return err
+	}
+	return printCode(stdout, paircode.Invite{Code: code, Identity: cf.identity, Addr: *addr})
+}
+
+func label(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("label", stderr, "Usage: tlspake-device label [flags]\n\nWrite a printable label with the QR code, the code and the device name\nto FILE.png and FILE.svg (they contain the code: keep them safe).\n\nFlags:\n")
+	var cf codeFlags
+	cf.register(fs)
+	out := fs.String("o", "label", "output file name without extension")
+	name := fs.String("name", "", "device name printed on the label")
+	addr := fs.String("addr", "", "address hint to put in the pairing URI, e.g. 192.168.1.20:8443")
+	term := fs.Bool("terminal", false, "also print the QR code on the terminal")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *addr != "" {
+		if _, _, err := net.SplitHostPort(*addr); err != nil {
+			fmt.Fprintf(stderr, "-addr %q is not host:port\n", *addr)
+			return errUsage
+		}
+	}
+	code, _, _, err := cf.load()
+	if err != nil {
+		return err
+	}
+	lb := device.Label{Invite: paircode.Invite{Code: code, Identity: cf.identity, Addr: *addr}, Name: *name}
+	png, err := lb.PNG()
+	if err != nil {
+		return err
+	}
+	svg, err := lb.SVG()
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{*out + ".png", png}, {*out + ".svg", svg}} {
+		if err := os.WriteFile(f.path, f.data, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %s\n", f.path)
+	}
+	if *term {
+		return printCode(stdout, lb.Invite)
+	}
+	return nil
+}
