@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: all test check fmt vet staticcheck race vectors bench fuzz
+.PHONY: all test check fmt vet staticcheck race vectors bench fuzz build demo
 
 all: test
 
@@ -37,3 +37,25 @@ fuzz:
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+## build: build the device daemon and the client CLI into bin/.
+build:
+	$(GO) build -o bin/tlspake-device ./device/cmd/tlspake-device
+	$(GO) build -o bin/tlspake ./client/cmd/tlspake
+
+## demo: the main job on defaults: a device and a client pairing on loopback.
+DEMO_ADDR ?= 127.0.0.1:8443
+demo: build
+	@set -eu; state=$$(mktemp -d); trap 'kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -rf "$$state"' EXIT; \
+	echo "== Starting the device daemon on $(DEMO_ADDR) with a fresh code"; \
+	XDG_STATE_HOME="$$state" ./bin/tlspake-device -listen $(DEMO_ADDR) -name "Demo printer" -show-code \
+	  >"$$state/device.out" 2>"$$state/device.log" & pid=$$!; \
+	for i in $$(seq 50); do grep -q '^Device code' "$$state/device.out" 2>/dev/null && break; \
+	  kill -0 $$pid 2>/dev/null || { cat "$$state/device.log"; exit 1; }; sleep 0.1; done; \
+	cat "$$state/device.out"; \
+	code=$$(sed -n 's/^Device code: //p' "$$state/device.out"); \
+	echo; echo "== tlspake get with the code from the label"; \
+	./bin/tlspake get -code "$$code" https://$(DEMO_ADDR)/; \
+	echo; echo "== tlspake get with a wrong code"; \
+	./bin/tlspake get -code 00000-0001Y https://$(DEMO_ADDR)/ && exit 1 || echo "(exit status $$?, as expected)"; \
+	echo; echo "== Device log"; kill $$pid; wait $$pid || true; cat "$$state/device.log"
