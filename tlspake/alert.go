@@ -112,5 +112,19 @@ func (e *notPAKEPeerError) Error() string {
 
 func (e *notPAKEPeerError) Unwrap() []error { return []error{ErrNotPAKEPeer, e.cause} }
 
+// ErrPSKRejected is reported by a client whose offered pre-shared keys
+// the server refused (unknown identity, or a binder that did not verify)
+// when there was no code to fall back on. For a pairing it means the
+// server no longer recognises this client: pair again with the code.
+var ErrPSKRejected = errors.New("tlspake: the server rejected the pre-shared key (it does not recognise this client, or the key is wrong)")
+
+type pskRejectedError struct{ cause error }
+
+func (e *pskRejectedError) Error() string {
+	return ErrPSKRejected.Error() + " [" + e.cause.Error() + "]"
+}
+
+func (e *pskRejectedError) Unwrap() []error { return []error{ErrPSKRejected, e.cause} }
+
 // errHandshakeTimeout is returned when the handshake did not finish in time.
 var errHandshakeTimeout = errors.New("tlspake: the handshake timed out")

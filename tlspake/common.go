@@ -16,6 +16,7 @@
 package tlspake
 
 import (
+	"crypto"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -80,6 +81,9 @@ func (c CurveID) String() string {
 	}
 	return fmt.Sprintf("CurveID(0x%04x)", uint16(c))
 }
+
+// pskModeDHE is psk_dhe_ke, the only PSK key exchange mode used.
+const pskModeDHE uint8 = 1
 
 // Record content types.
 const (
@@ -164,6 +168,18 @@ type Config struct {
 	ClientIdentity []byte
 	ServerIdentity []byte
 
+	// PSKs are the external pre-shared keys a client offers (RFC 8446
+	// 4.2.11, psk_dhe_ke only), most preferred first. A client with PSKs
+	// may leave Code empty; with both, the server chooses: a PSK it
+	// recognises, else the code.
+	PSKs []PSK
+
+	// GetPSK, on a server, returns the external PSK for an identity a
+	// client offered, or ok == false. The server takes the first offered
+	// identity it recognises (never looking at the pake identities) and
+	// verifies its binder before trusting anything else.
+	GetPSK func(identity []byte) (psk PSK, ok bool)
+
 	// CipherSuites lists the TLS 1.3 cipher suites to offer or accept, in
 	// preference order. Nil means TLS_AES_128_GCM_SHA256,
 	// TLS_CHACHA20_POLY1305_SHA256, TLS_AES_256_GCM_SHA384.
@@ -229,6 +245,44 @@ func (c *Config) handshakeTimeout() time.Duration {
 	return c.HandshakeTimeout
 }
 
+// PSK is an external pre-shared key.
+type PSK struct {
+	// Identity is the PSK identity sent in the clear.
+	Identity []byte
+	// Secret is the key itself.
+	Secret []byte
+	// Hash is the PSK's hash, crypto.SHA256 or crypto.SHA384; zero means
+	// SHA-256. Only cipher suites with this hash can use the PSK.
+	Hash crypto.Hash
+}
+
+func (p *PSK) hash() crypto.Hash {
+	if p.Hash == 0 {
+		return crypto.SHA256
+	}
+	return p.Hash
+}
+
+// AuthMode says how a connection was authenticated.
+type AuthMode int
+
+const (
+	// AuthPAKE: the code, through the pake extension.
+	AuthPAKE AuthMode = iota + 1
+	// AuthPSK: an external pre-shared key (for example a pairing).
+	AuthPSK
+)
+
+func (m AuthMode) String() string {
+	switch m {
+	case AuthPAKE:
+		return "PAKE"
+	case AuthPSK:
+		return "PSK"
+	}
+	return "none"
+}
+
 // ConnectionState describes a connection after its handshake.
 type ConnectionState struct {
 	// Version is the protocol version, always VersionTLS13 once complete.
@@ -239,8 +293,13 @@ type ConnectionState struct {
 	CipherSuite uint16
 	// Group is the key exchange group.
 	Group CurveID
-	// PAKEScheme is the PAKE that authenticated the connection.
+	// Auth is how the connection was authenticated.
+	Auth AuthMode
+	// PAKEScheme is the PAKE that authenticated the connection, when
+	// Auth is AuthPAKE.
 	PAKEScheme PAKEScheme
+	// PSKIdentity is the identity of the PSK, when Auth is AuthPSK.
+	PSKIdentity []byte
 	// ClientIdentity and ServerIdentity are the PAKE identities.
 	ClientIdentity []byte
 	ServerIdentity []byte

@@ -2,7 +2,9 @@ package tlspake
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
+	"hash"
 	"io"
 	"slices"
 
@@ -17,6 +19,8 @@ type clientHandshakeState struct {
 	kx         keyExchange
 	pake       *cpace.Initiator
 	pakeHello  *pakeClientHello
+	psks       []PSK // offered, in the order of the pre_shared_key extension
+	psk        *PSK  // the one the server selected
 	sh         *serverHelloMsg
 	hrr        *serverHelloMsg
 	suite      *cipherSuite
@@ -56,8 +60,12 @@ func (hs *clientHandshakeState) classify(err error) error {
 	if !errors.As(err, &ae) || errors.Is(err, ErrCodeMismatch) {
 		return err
 	}
+	pskOnly := hs.hello != nil && hs.hello.hasPSK && !hs.hello.hasPAKE
 	switch {
-	case hs.sh == nil && ae.Received && ae.Alert != AlertAccessDenied:
+	case hs.sh == nil && ae.Received && hs.hello != nil && hs.hello.hasPSK &&
+		(ae.Alert == AlertDecryptError || ae.Alert == AlertUnknownPSKIdentity || (pskOnly && ae.Alert == AlertIllegalParameter)):
+		return &pskRejectedError{err}
+	case hs.sh == nil && ae.Received && ae.Alert != AlertAccessDenied && !pskOnly:
 		return &notPAKEPeerError{err}
 	case hs.sh == nil && !ae.Received && (ae.Alert == AlertProtocolVersion || !hs.c.sawRecord || hs.c.notTLS):
 		return &notPAKEPeerError{err}
@@ -76,8 +84,13 @@ func (hs *clientHandshakeState) wipe() {
 
 func (hs *clientHandshakeState) makeClientHello() error {
 	c, cfg := hs.c, hs.c.config
-	if len(cfg.Code) == 0 {
-		return errors.New("tlspake: Config.Code is empty: a client needs the peer's code")
+	if len(cfg.Code) == 0 && len(cfg.PSKs) == 0 {
+		return errors.New("tlspake: Config.Code is empty: a client needs the peer's code (or a pre-shared key)")
+	}
+	for _, p := range cfg.PSKs {
+		if len(p.Identity) == 0 || len(p.Identity) > 1<<16-1 || len(p.Secret) == 0 || (p.hash() != crypto.SHA256 && p.hash() != crypto.SHA384) {
+			return errors.New("tlspake: Config.PSKs: each PSK needs an identity, a secret, and SHA-256 or SHA-384")
+		}
 	}
 	for _, id := range cfg.cipherSuites() {
 		if cipherSuiteByID(id) == nil {
@@ -113,23 +126,26 @@ func (hs *clientHandshakeState) makeClientHello() error {
 	hs.kx = kx
 	h.keyShares = []keyShare{{kx.group(), kx.share()}}
 
-	// CPace: client = initiator A; sid = ClientHello.random; CI binds the
-	// identities as sent (PROFILE.md section 2).
-	hs.pake, err = cpace.NewInitiator(&cpace.Inputs{
-		PRS: cfg.Code,
-		CI:  pakeContext(cfg.ClientIdentity, cfg.ServerIdentity),
-		SID: h.random,
-	}, nil, cfg.rand())
-	if err != nil {
-		return err
+	if len(cfg.Code) > 0 {
+		// CPace: client = initiator A; sid = ClientHello.random; CI binds
+		// the identities as sent (PROFILE.md section 2).
+		hs.pake, err = cpace.NewInitiator(&cpace.Inputs{
+			PRS: cfg.Code,
+			CI:  pakeContext(cfg.ClientIdentity, cfg.ServerIdentity),
+			SID: h.random,
+		}, nil, cfg.rand())
+		if err != nil {
+			return err
+		}
+		hs.pakeHello = &pakeClientHello{
+			clientIdentity: cfg.ClientIdentity,
+			serverIdentity: cfg.ServerIdentity,
+			shares:         []pakeShare{{PAKECPaceX25519SHA512, hs.pake.Message()}},
+		}
+		h.hasPAKE = true
+		h.pake = hs.pakeHello.marshal()
 	}
-	hs.pakeHello = &pakeClientHello{
-		clientIdentity: cfg.ClientIdentity,
-		serverIdentity: cfg.ServerIdentity,
-		shares:         []pakeShare{{PAKECPaceX25519SHA512, hs.pake.Message()}},
-	}
-	h.hasPAKE = true
-	h.pake = hs.pakeHello.marshal()
+	hs.psks = cfg.PSKs
 	hs.hello = h
 	c.state.ClientIdentity = cfg.ClientIdentity
 	c.state.ServerIdentity = cfg.ServerIdentity
@@ -137,7 +153,39 @@ func (hs *clientHandshakeState) makeClientHello() error {
 	return nil
 }
 
+// setPSKs adds the pre_shared_key extension for hs.psks to the hello and
+// computes the binders over the transcript so far (prior, nil for the
+// first ClientHello).
+func (hs *clientHandshakeState) setPSKs(prior func() hash.Hash) {
+	h := hs.hello
+	h.hasPSK = len(hs.psks) > 0
+	h.pskModes, h.pskIdentities, h.pskBinders = nil, nil, nil
+	if !h.hasPSK {
+		return
+	}
+	h.pskModes = []uint8{pskModeDHE}
+	for _, p := range hs.psks {
+		h.pskIdentities = append(h.pskIdentities, pskIdentity{identity: p.Identity})
+		h.pskBinders = append(h.pskBinders, make([]byte, p.hash().Size()))
+	}
+	h.raw = nil
+	raw := h.marshal()
+	truncated := raw[:len(raw)-h.bindersLen]
+	off := len(raw) - h.bindersLen + 2
+	for i := range hs.psks {
+		var th hash.Hash
+		if prior != nil {
+			th = prior()
+		}
+		b := pskBinder(&hs.psks[i], th, truncated)
+		copy(raw[off+1:], b)
+		h.pskBinders[i] = b
+		off += 1 + len(b)
+	}
+}
+
 func (hs *clientHandshakeState) sendClientHello() error {
+	hs.setPSKs(nil)
 	msg := hs.hello.marshal()
 	hs.transcript.add(msg)
 	if err := hs.c.writeHandshake(msg); err != nil {
@@ -214,7 +262,9 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 				return alertf(AlertUnsupportedExtension, "a HelloRetryRequest carries the pake extension")
 			}
 		case extPreSharedKey:
-			return alertf(AlertUnsupportedExtension, "the server selected a PSK that was not offered")
+			if hrr || !hs.hello.hasPSK {
+				return alertf(AlertUnsupportedExtension, "the server selected a PSK that was not offered")
+			}
 		default:
 			return alertf(AlertUnsupportedExtension, "the server sent extension %d, which was not offered", e)
 		}
@@ -253,6 +303,18 @@ func (hs *clientHandshakeState) processHelloRetryRequest() error {
 	h2.cookie = hrr.cookie
 	hs.hello = &h2
 	hs.c.state.DidHelloRetryRequest = true
+	// Only PSKs whose hash matches the suite stay usable (RFC 8446 4.1.4).
+	var keep []PSK
+	for _, p := range hs.psks {
+		if p.hash() == hs.suite.hash {
+			keep = append(keep, p)
+		}
+	}
+	hs.psks = keep
+	if len(keep) == 0 && !h2.hasPAKE {
+		return alertf(AlertHandshakeFailure, "the server chose a cipher suite that none of the pre-shared keys can use")
+	}
+	hs.setPSKs(hs.transcript.clone)
 	msg := h2.marshal()
 	hs.transcript.add(msg)
 	return hs.c.writeHandshake(msg)
@@ -267,14 +329,23 @@ func (hs *clientHandshakeState) processServerHello() error {
 	}
 	hs.transcript.add(sh.raw)
 
-	if !sh.hasPAKE {
-		return alertf(AlertMissingExtension, "the server did not answer the pake extension: it is not a tlspake peer or does not accept code authentication")
-	}
 	if !sh.has(extKeyShare) {
-		return alertf(AlertMissingExtension, "ServerHello has no key_share")
+		return alertf(AlertMissingExtension, "ServerHello has no key_share (psk_ke is not allowed)")
 	}
 	if sh.serverShare.group != hs.kx.group() {
 		return alertf(AlertIllegalParameter, "the server's key share is for group %v, not %v", sh.serverShare.group, hs.kx.group())
+	}
+	switch {
+	case sh.hasPSK && sh.hasPAKE:
+		return alertf(AlertIllegalParameter, "the server selected both a PSK and the pake extension")
+	case sh.hasPSK:
+		return hs.processPSKServerHello()
+	case sh.hasPAKE && !hs.hello.hasPAKE:
+		return alertf(AlertUnsupportedExtension, "the server sent the pake extension, which was not offered")
+	case !sh.hasPAKE && hs.hello.hasPAKE:
+		return alertf(AlertMissingExtension, "the server did not answer the pake extension: it is not a tlspake peer or does not accept code authentication")
+	case !sh.hasPAKE:
+		return alertf(AlertMissingExtension, "the server selected neither the offered PSK nor anything else")
 	}
 	ph, err := parsePAKEServerHello(sh.pake)
 	if err != nil {
@@ -305,6 +376,37 @@ func (hs *clientHandshakeState) processServerHello() error {
 	c.state.CipherSuite = hs.suite.id
 	c.state.Group = hs.kx.group()
 	c.state.PAKEScheme = PAKECPaceX25519SHA512
+	c.state.Auth = AuthPAKE
+	return nil
+}
+
+// processPSKServerHello completes a ServerHello that selected one of the
+// offered pre-shared keys (psk_dhe_ke).
+func (hs *clientHandshakeState) processPSKServerHello() error {
+	sh := hs.sh
+	if int(sh.selectedIdentity) >= len(hs.psks) {
+		return alertf(AlertIllegalParameter, "the server selected PSK %d of %d offered", sh.selectedIdentity, len(hs.psks))
+	}
+	psk := &hs.psks[sh.selectedIdentity]
+	if psk.hash() != hs.suite.hash {
+		return alertf(AlertIllegalParameter, "the server selected a cipher suite whose hash does not match the PSK's")
+	}
+	ecdhe, err := hs.kx.clientSharedSecret(sh.serverShare.data)
+	if err != nil {
+		return err
+	}
+	early := earlySecret(hs.suite.hash, psk.Secret)
+	hs.hsSecret = handshakeSecret(hs.suite.hash, early, ecdhe)
+	clear(early)
+	clear(ecdhe)
+	hs.psk = psk
+	c := hs.c
+	c.state.Version = VersionTLS13
+	c.state.CipherSuite = hs.suite.id
+	c.state.Group = hs.kx.group()
+	c.state.Auth = AuthPSK
+	c.state.PSKIdentity = psk.Identity
+	c.state.ClientIdentity, c.state.ServerIdentity = nil, nil
 	return nil
 }
 
@@ -366,7 +468,11 @@ func (hs *clientHandshakeState) readServerFinished() error {
 	}
 	want := finishedVerifyData(hs.suite.hash, hs.sHSSecret, hs.transcript.h)
 	if !verifyFinished(msg[4:], want) {
-		return &codeMismatchError{alertf(AlertDecryptError, "the server's Finished did not verify")}
+		a := alertf(AlertDecryptError, "the server's Finished did not verify")
+		if c.pakeInFlight {
+			return &codeMismatchError{a}
+		}
+		return a
 	}
 	hs.transcript.add(msg)
 	c.allowCCS = false

@@ -44,6 +44,33 @@ func (t *transcript) start(s *cipherSuite, hrr bool) {
 	t.pending = nil
 }
 
+// clone returns an independent copy of the running hash.
+func (t *transcript) clone() hash.Hash {
+	c, err := t.h.(hash.Cloner).Clone()
+	if err != nil {
+		panic("tlspake: transcript hash cannot be cloned: " + err.Error())
+	}
+	return c
+}
+
+// pskBinder computes the binder of an external PSK over the transcript so
+// far (nil: none, for ClientHello1) followed by the truncated ClientHello
+// (RFC 8446 4.2.11.2).
+func pskBinder(psk *PSK, prior hash.Hash, truncatedHello []byte) []byte {
+	h := psk.hash()
+	th := prior
+	if th == nil {
+		th = h.New()
+	}
+	th.Write(truncatedHello)
+	early := earlySecret(h, psk.Secret)
+	bk := binderKey(h, early)
+	out := finishedVerifyData(h, bk, th)
+	clear(early)
+	clear(bk)
+	return out
+}
+
 // verifyFinished compares verify data in constant time.
 func verifyFinished(got, want []byte) bool {
 	return hmac.Equal(got, want)

@@ -2,7 +2,9 @@ package tlspake
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"errors"
+	"hash"
 	"io"
 	"slices"
 
@@ -18,6 +20,8 @@ type serverHandshakeState struct {
 	firstHello *clientHelloMsg // set after a HelloRetryRequest
 	pakeHello  *pakeClientHello
 	clientYa   []byte
+	psk        *PSK // the selected external PSK, if any
+	pskIndex   int
 	suite      *cipherSuite
 	group      CurveID
 	alpn       string
@@ -36,7 +40,9 @@ func (c *Conn) serverHandshake() error {
 	for _, step := range []func() error{
 		hs.readClientHello,
 		hs.checkAttempts,
+		hs.selectPSK,
 		hs.negotiate,
+		hs.acceptClientHello,
 		hs.runPAKE,
 		hs.sendServerHello,
 		hs.sendServerFlight,
@@ -60,8 +66,8 @@ func (hs *serverHandshakeState) wipe() {
 // and that its structure is legal.
 func (hs *serverHandshakeState) readClientHello() error {
 	cfg := hs.c.config
-	if len(cfg.Code) == 0 && cfg.GetCode == nil {
-		return errors.New("tlspake: server Config has neither Code nor GetCode")
+	if len(cfg.Code) == 0 && cfg.GetCode == nil && cfg.GetPSK == nil {
+		return errors.New("tlspake: server Config has none of Code, GetCode and GetPSK")
 	}
 	msg, err := hs.c.readHandshake()
 	if err != nil {
@@ -82,7 +88,6 @@ func (hs *serverHandshakeState) readClientHello() error {
 // checkClientHello checks a ClientHello's structure, in the order of
 // PROFILE.md's alert table, then RFC 8446's own rules.
 func (hs *serverHandshakeState) checkClientHello(h *clientHelloMsg) error {
-	cfg := hs.c.config
 	if !h.hasSupportedVersions || !slices.Contains(h.supportedVersions, VersionTLS13) {
 		return alertf(AlertProtocolVersion, "the client does not offer TLS 1.3")
 	}
@@ -92,14 +97,31 @@ func (hs *serverHandshakeState) checkClientHello(h *clientHelloMsg) error {
 	if !bytes.Equal(h.compressionMethods, []byte{0}) {
 		return alertf(AlertIllegalParameter, "ClientHello offers compression")
 	}
-	if !h.hasPAKE {
+	if h.hasPSK && len(h.pskModes) == 0 {
+		return alertf(AlertMissingExtension, "pre_shared_key without psk_key_exchange_modes")
+	}
+	if !h.hasPAKE && !h.hasPSK {
 		if h.hasSignatureAlgs {
-			return alertf(AlertHandshakeFailure, "the client wants certificate authentication; this server authenticates with a code only")
+			return alertf(AlertHandshakeFailure, "the client wants certificate authentication; this server authenticates with a code or a pre-shared key only")
 		}
 		return alertf(AlertMissingExtension, "ClientHello has neither pake nor pre_shared_key")
 	}
 	if !h.hasKeyShare || !h.hasSupportedGroups {
-		return alertf(AlertMissingExtension, "pake without key_share or supported_groups")
+		if h.hasPAKE {
+			return alertf(AlertMissingExtension, "pake without key_share or supported_groups")
+		}
+		return alertf(AlertMissingExtension, "pre_shared_key without key_share or supported_groups (psk_ke is not supported)")
+	}
+	if err := hs.checkPAKEHello(h); err != nil {
+		return err
+	}
+	return hs.checkNegotiation(h)
+}
+
+// checkPAKEHello checks the pake extension's structure, if present.
+func (hs *serverHandshakeState) checkPAKEHello(h *clientHelloMsg) error {
+	if !h.hasPAKE {
+		return nil
 	}
 	ph, err := parsePAKEClientHello(h.pake)
 	if err != nil {
@@ -118,7 +140,13 @@ func (hs *serverHandshakeState) checkClientHello(h *clientHelloMsg) error {
 		return alertf(AlertDecodeError, "the client's CPace share is %d bytes, want %d", len(ya), cpace.MessageSize)
 	}
 	hs.pakeHello, hs.clientYa = ph, ya
+	return nil
+}
 
+// checkNegotiation checks key shares and picks the suite, group and ALPN
+// protocol.
+func (hs *serverHandshakeState) checkNegotiation(h *clientHelloMsg) error {
+	cfg := hs.c.config
 	seen := map[CurveID]bool{}
 	for _, ks := range h.keyShares {
 		if seen[ks.group] {
@@ -173,12 +201,65 @@ func (hs *serverHandshakeState) checkAttempts() error {
 	return nil
 }
 
+// selectPSK picks the first offered PSK identity the server knows, with a
+// cipher suite of the PSK's hash. The pake identities play no part.
+func (hs *serverHandshakeState) selectPSK() error {
+	h, cfg := hs.hello, hs.c.config
+	if !h.hasPSK || cfg.GetPSK == nil || !slices.Contains(h.pskModes, pskModeDHE) {
+		return hs.requireAuth()
+	}
+	for i, id := range h.pskIdentities {
+		psk, ok := cfg.GetPSK(id.identity)
+		if !ok {
+			continue
+		}
+		for _, sid := range cfg.cipherSuites() {
+			s := cipherSuiteByID(sid)
+			if s != nil && s.hash == psk.hash() && slices.Contains(h.cipherSuites, sid) {
+				hs.psk, hs.pskIndex, hs.suite = &psk, i, s
+				return nil
+			}
+		}
+	}
+	return hs.requireAuth()
+}
+
+// requireAuth fails a handshake that has no PSK selected and no PAKE to
+// fall back on.
+func (hs *serverHandshakeState) requireAuth() error {
+	if hs.psk != nil || hs.hello.hasPAKE && (len(hs.c.config.Code) > 0 || hs.c.config.GetCode != nil) {
+		return nil
+	}
+	if hs.hello.hasPSK {
+		return alertf(AlertUnknownPSKIdentity, "no offered pre-shared key is known")
+	}
+	return alertf(AlertHandshakeFailure, "this server does not accept code authentication")
+}
+
+// acceptClientHello verifies the selected PSK's binder over the final
+// ClientHello before anything else is trusted (RFC 8446 4.2.11.2), then
+// adds the ClientHello to the transcript.
+func (hs *serverHandshakeState) acceptClientHello() error {
+	h := hs.hello
+	if hs.psk != nil {
+		var prior hash.Hash
+		if hs.firstHello != nil {
+			prior = hs.transcript.clone()
+		}
+		want := pskBinder(hs.psk, prior, h.raw[:len(h.raw)-h.bindersLen])
+		if !hmac.Equal(want, h.pskBinders[hs.pskIndex]) {
+			return alertf(AlertDecryptError, "the PSK binder does not verify")
+		}
+	}
+	hs.transcript.add(h.raw)
+	return nil
+}
+
 // negotiate asks for a new key share with a HelloRetryRequest when the
 // client has none for the selected group.
 func (hs *serverHandshakeState) negotiate() error {
 	if hs.clientShare() != nil {
 		hs.transcript.start(hs.suite, false)
-		hs.transcript.add(hs.hello.raw)
 		return nil
 	}
 	hrr := &serverHelloMsg{
@@ -232,8 +313,10 @@ func (hs *serverHandshakeState) negotiate() error {
 		return alertf(AlertIllegalParameter, "the second ClientHello does not carry exactly one key share for %v", hs.group)
 	case h2.earlyData:
 		return alertf(AlertIllegalParameter, "early_data after a HelloRetryRequest")
+	case hs.psk != nil && (!h2.hasPSK || len(h2.pskIdentities) <= hs.pskIndex ||
+		!bytes.Equal(h2.pskIdentities[hs.pskIndex].identity, first.pskIdentities[hs.pskIndex].identity)):
+		return alertf(AlertIllegalParameter, "the second ClientHello changed the offered pre-shared keys")
 	}
-	hs.transcript.add(h2.raw)
 	return nil
 }
 
@@ -249,6 +332,9 @@ func (hs *serverHandshakeState) clientShare() []byte {
 // runPAKE runs CPace as responder B, or simulates it for an unknown
 // identity pair (draft-ietf-tls-pake, "Server Simulation").
 func (hs *serverHandshakeState) runPAKE() error {
+	if hs.psk != nil {
+		return nil // the PSK was selected; the pake extension is ignored
+	}
 	cfg := hs.c.config
 	ph := hs.pakeHello
 	var code []byte
@@ -264,6 +350,7 @@ func (hs *serverHandshakeState) runPAKE() error {
 	hs.c.state.ClientIdentity = ph.clientIdentity
 	hs.c.state.ServerIdentity = ph.serverIdentity
 	hs.c.state.PAKEScheme = PAKECPaceX25519SHA512
+	hs.c.state.Auth = AuthPAKE
 
 	if known {
 		b, err := cpace.NewResponder(&cpace.Inputs{PRS: code, CI: ci, SID: sid}, nil, cfg.rand())
@@ -323,15 +410,26 @@ func (hs *serverHandshakeState) sendServerHello() error {
 		cipherSuite:      hs.suite.id,
 		supportedVersion: VersionTLS13,
 		serverShare:      keyShare{hs.group, serverShare},
-		hasPAKE:          true,
-		pake:             (&pakeServerHello{pakeShare{PAKECPaceX25519SHA512, hs.serverYb}}).marshal(),
 	}
 	if _, err := io.ReadFull(cfg.rand(), sh.random); err != nil {
 		return err
 	}
-	ikm := append(hs.isk, ecdhe...)
-	hs.hsSecret = handshakeSecret(hs.suite.hash, earlySecret(hs.suite.hash, nil), ikm)
-	clear(ikm)
+	h := hs.suite.hash
+	if hs.psk != nil {
+		sh.hasPSK, sh.selectedIdentity = true, uint16(hs.pskIndex)
+		early := earlySecret(h, hs.psk.Secret)
+		hs.hsSecret = handshakeSecret(h, early, ecdhe)
+		clear(early)
+		c.state.Auth = AuthPSK
+		c.state.PSKIdentity = hs.psk.Identity
+	} else {
+		sh.hasPAKE = true
+		sh.pake = (&pakeServerHello{pakeShare{PAKECPaceX25519SHA512, hs.serverYb}}).marshal()
+		ikm := append(hs.isk, ecdhe...)
+		hs.hsSecret = handshakeSecret(h, earlySecret(h, nil), ikm)
+		clear(ikm)
+		c.pakeInFlight = true
+	}
 	clear(ecdhe)
 
 	msg := sh.marshal()
@@ -346,7 +444,6 @@ func (hs *serverHandshakeState) sendServerHello() error {
 			return err
 		}
 	}
-	c.pakeInFlight = true
 	c.state.Version = VersionTLS13
 	c.state.CipherSuite = hs.suite.id
 	c.state.Group = hs.group
@@ -399,7 +496,11 @@ func (hs *serverHandshakeState) readClientFinished() error {
 	}
 	want := finishedVerifyData(hs.suite.hash, hs.cHSSecret, hs.transcript.h)
 	if !verifyFinished(msg[4:], want) {
-		return &codeMismatchError{alertf(AlertDecryptError, "the client's Finished did not verify")}
+		a := alertf(AlertDecryptError, "the client's Finished did not verify")
+		if c.pakeInFlight {
+			return &codeMismatchError{a}
+		}
+		return a
 	}
 	c.allowCCS = false
 	c.pakeInFlight = false
