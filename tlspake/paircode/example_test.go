@@ -28,7 +28,7 @@ func ExampleGenerate() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(code)                 // redacted: a code is a secret
+	fmt.Println(code)                // redacted: a code is a secret
 	fmt.Println(len(code.Printed())) // shown only when asked
 	// Output:
 	// [redacted code]
