@@ -41,6 +41,13 @@ type Options struct {
 	// OnHandshake, if set, is called after each successful handshake,
 	// for progress reports.
 	OnHandshake func(addr string, state tlspake.ConnectionState)
+	// PSKs are raw external PSKs to offer (for interoperability checks);
+	// pairings normally come from Store.
+	PSKs []tlspake.PSK
+	// Store, if set, supplies the pairing for the device (made earlier
+	// with Pair): the connection then needs no code. With both a pairing
+	// and a code, the device uses the pairing if it still knows it.
+	Store *Store
 }
 
 // ErrorKind classifies an Error.
@@ -60,6 +67,9 @@ const (
 	Timeout
 	// Protocol: any other handshake failure.
 	Protocol
+	// NotPaired: no code was given and the device does not (or no longer)
+	// recognise this client's pairing.
+	NotPaired
 )
 
 // Error is a failure to connect to a device.
@@ -81,6 +91,11 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%s is not a tlspake device: it does not speak the pake extension (is the address and port right?)", e.Addr)
 	case Timeout:
 		return fmt.Sprintf("%s did not answer in time: %v", e.Addr, e.Err)
+	case NotPaired:
+		if e.Err == nil {
+			return fmt.Sprintf("no code given and no pairing with %s: pair first with the code from its label (tlspake pair)", e.Addr)
+		}
+		return fmt.Sprintf("the device at %s no longer recognises this client; pair again with the code from its label", e.Addr)
 	}
 	return fmt.Sprintf("handshake with %s failed: %v", e.Addr, e.Err)
 }
@@ -93,6 +108,8 @@ func classify(addr string, err error, handshake bool) *Error {
 	switch {
 	case errors.Is(err, tlspake.ErrCodeMismatch):
 		return &Error{WrongCode, addr, err}
+	case errors.Is(err, tlspake.ErrPSKRejected):
+		return &Error{NotPaired, addr, err}
 	case errors.Is(err, tlspake.ErrNotPAKEPeer):
 		return &Error{NotDevice, addr, err}
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
@@ -121,9 +138,6 @@ func ParseCode(s string) (paircode.Invite, error) {
 }
 
 func (o *Options) config(code paircode.Code) *tlspake.Config {
-	if o == nil {
-		o = &Options{}
-	}
 	protos := o.NextProtos
 	if protos == nil {
 		protos = []string{"http/1.1"}
@@ -151,31 +165,51 @@ func (o *Options) netDialer() *net.Dialer {
 // Dial connects to the device at addr (host:port) and authenticates with
 // code, which may be typed by a person (see paircode.Parse) or be a
 // pairing URI. It returns the authenticated connection or an *Error.
+//
+// With Options.Store holding a pairing for the device, code may be empty.
 func Dial(ctx context.Context, addr, code string, opts *Options) (*tlspake.Conn, error) {
-	inv, err := ParseCode(code)
-	if err != nil {
-		var ce *Error
-		if errors.As(err, &ce) {
-			ce.Addr = addr
-		}
-		return nil, err
-	}
 	o := Options{}
 	if opts != nil {
 		o = *opts
 	}
-	if o.Identity == "" {
-		o.Identity = inv.Identity
+	var c paircode.Code
+	if code != "" {
+		inv, err := ParseCode(code)
+		if err != nil {
+			return nil, withAddr(err, addr)
+		}
+		c = inv.Code
+		if o.Identity == "" {
+			o.Identity = inv.Identity
+		}
 	}
-	return dialCode(ctx, addr, inv.Code, &o)
+	return dialCode(ctx, addr, c, &o)
 }
 
+// dialCode dials with the code (may be zero) and any stored pairing.
 func dialCode(ctx context.Context, addr string, code paircode.Code, opts *Options) (*tlspake.Conn, error) {
+	cfg := opts.config(code)
+	if code.IsZero() {
+		cfg.Code = nil
+	}
+	cfg.PSKs = opts.PSKs
+	if opts.Store != nil {
+		p, ok, err := opts.Store.Lookup(addr, opts.Identity)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			cfg.PSKs = append(cfg.PSKs, p.PSK())
+		}
+	}
+	if len(cfg.Code) == 0 && len(cfg.PSKs) == 0 {
+		return nil, &Error{Kind: NotPaired, Addr: addr}
+	}
 	raw, err := opts.netDialer().DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, classify(addr, err, false)
 	}
-	c := tlspake.Client(raw, opts.config(code))
+	c := tlspake.Client(raw, cfg)
 	if err := c.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		return nil, classify(addr, err, true)

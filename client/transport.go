@@ -15,7 +15,8 @@ import (
 // each new connection is authenticated with Code, and idle connections
 // are reused. Plain http:// URLs are refused.
 type Transport struct {
-	// Code is the device's code or pairing URI.
+	// Code is the device's code or pairing URI. It may be empty when
+	// Options.Store holds a pairing for the device.
 	Code string
 	// Options are passed to each dial.
 	Options Options
@@ -29,10 +30,13 @@ type Transport struct {
 }
 
 func (t *Transport) init() {
-	inv, err := ParseCode(t.Code)
-	if err != nil {
-		t.err = err
-		return
+	var inv paircode.Invite
+	if t.Code != "" {
+		var err error
+		if inv, err = ParseCode(t.Code); err != nil {
+			t.err = err
+			return
+		}
 	}
 	t.code = inv.Code
 	opts := t.Options

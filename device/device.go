@@ -44,6 +44,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand is the source of randomness; nil means crypto/rand.
 	Rand io.Reader
+	// Pairings, if set, lets clients paired earlier reconnect without the
+	// code (external PSK, PROFILE.md section 5). Serve the pairing
+	// endpoint with PairingHandler so that clients can pair.
+	Pairings *PairingStore
 }
 
 func (c *Config) logger() *slog.Logger {
@@ -66,7 +70,12 @@ func (c *Config) TLSConfig() (*tlspake.Config, error) {
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
+	var getPSK func([]byte) (tlspake.PSK, bool)
+	if c.Pairings != nil {
+		getPSK = c.Pairings.lookup
+	}
 	return &tlspake.Config{
+		GetPSK:           getPSK,
 		Code:             c.Code.PRS(),
 		ServerIdentity:   []byte(c.Identity),
 		NextProtos:       protos,

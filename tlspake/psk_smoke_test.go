@@ -78,3 +78,30 @@ func TestPSKSmoke(t *testing.T) {
 		t.Fatalf("sha384: %v %v %+v", cerr, serr, cs)
 	}
 }
+
+func TestPairingReconnect(t *testing.T) {
+	a, b := net.Pipe()
+	cc, sc := Client(a, &Config{Code: []byte("code")}), Server(b, &Config{Code: []byte("code")})
+	errc := make(chan error, 1)
+	go func() { errc <- sc.Handshake() }()
+	if err := cc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	cp, err1 := cc.DerivePairing()
+	sp, err2 := sc.DerivePairing()
+	if err1 != nil || err2 != nil || !bytes.Equal(cp.ID, sp.ID) || !bytes.Equal(cp.Secret, sp.Secret) || len(cp.ID) != 16 || len(cp.Secret) != 32 {
+		t.Fatalf("pairings differ: %v %v", err1, err2)
+	}
+	a.Close()
+	b.Close()
+	// Reconnect with the pairing, without the code.
+	cs, ss, cerr, serr := pskPair(t, &Config{PSKs: []PSK{cp.PSK()}}, &Config{Code: []byte("code"), GetPSK: func(id []byte) (PSK, bool) {
+		return sp.PSK(), bytes.Equal(id, sp.ID)
+	}})
+	if cerr != nil || serr != nil || cs.Auth != AuthPSK || !bytes.Equal(ss.PSKIdentity, sp.ID) {
+		t.Fatalf("reconnect: %v %v %+v", cerr, serr, cs)
+	}
+}

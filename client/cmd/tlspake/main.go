@@ -3,8 +3,15 @@
 //
 // Usage:
 //
-//	tlspake get -code CODE [flags] https://DEVICE:PORT/PATH
-//	tlspake proxy -code CODE [-listen 127.0.0.1:8080] https://DEVICE:PORT
+//	tlspake pair -code CODE https://DEVICE:PORT
+//	tlspake get [-code CODE] [flags] https://DEVICE:PORT/PATH
+//	tlspake proxy [-code CODE] [-listen 127.0.0.1:8080] https://DEVICE:PORT
+//	tlspake devices
+//	tlspake forget https://DEVICE:PORT
+//
+// pair authenticates with the code once and keeps a pairing in the store
+// of known devices ($XDG_CONFIG_HOME/tlspake/devices.json); get and proxy
+// then need no code.
 //
 // get works like a small curl: the body goes to standard output (or -o
 // FILE), progress and errors to standard error. proxy serves a plain-HTTP
@@ -18,6 +25,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,8 +56,11 @@ func main() {
 const usage = `tlspake talks HTTPS to tlspake devices, authenticated with the code on the device's label.
 
 Usage:
-  tlspake get -code CODE [flags] https://DEVICE:PORT/PATH    fetch a URL (like curl)
-  tlspake proxy -code CODE [flags] https://DEVICE:PORT       browse the device through a local proxy
+  tlspake pair -code CODE https://DEVICE:PORT              pair once; later commands need no code
+  tlspake get [-code CODE] [flags] https://DEVICE:PORT/PATH  fetch a URL (like curl)
+  tlspake proxy [-code CODE] [flags] https://DEVICE:PORT     browse the device through a local proxy
+  tlspake devices                                          list paired devices
+  tlspake forget https://DEVICE:PORT                       remove a device's pairing
 
 CODE is the code on the label (e.g. K7Q2M-9XH4V, any case) or the pairing URI of
 its QR code (tlspake:...); it may also be given in $TLSPAKE_CODE.
@@ -69,6 +80,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = get(ctx, args[1:], stdin, stdout, stderr)
 	case "proxy":
 		err = proxy(ctx, args[1:], stderr)
+	case "pair":
+		err = pair(ctx, args[1:], stderr)
+	case "devices":
+		err = devices(args[1:], stdout, stderr)
+	case "forget":
+		err = forget(args[1:], stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -93,28 +110,73 @@ func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
 type common struct {
-	code     string
-	identity string
-	timeout  time.Duration
-	quiet    bool
+	code      string
+	identity  string
+	timeout   time.Duration
+	quiet     bool
+	storePath string
+	pskID     string
+	pskHex    string
 }
 
-func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.code, "code", "", "the device code or pairing URI (default $"+codeEnv+")")
+func (c *common) register(fs *flag.FlagSet, raw bool) {
+	fs.StringVar(&c.code, "code", "", "the device code or pairing URI (default $"+codeEnv+"; not needed once paired)")
 	fs.StringVar(&c.identity, "identity", "", "the device's PAKE identity, if it has one (a pairing URI carries it)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "time limit for connecting and for the whole request")
 	fs.BoolVar(&c.quiet, "q", false, "quiet: no progress on standard error")
+	fs.StringVar(&c.storePath, "store", "", "store of paired devices (default $XDG_CONFIG_HOME/tlspake/devices.json)")
+	if raw {
+		fs.StringVar(&c.pskID, "psk-identity", "", "use a raw external PSK with this identity instead of a code or pairing (for interoperability checks)")
+		fs.StringVar(&c.pskHex, "psk-hex", "", "the raw external PSK, in hex (with -psk-identity; SHA-256)")
+	}
 }
 
-func (c *common) resolveCode(stderr io.Writer) error {
+func (c *common) store() (*client.Store, error) {
+	if c.storePath == "" {
+		p, err := client.DefaultStorePath()
+		if err != nil {
+			return nil, err
+		}
+		c.storePath = p
+	}
+	return client.OpenStore(c.storePath), nil
+}
+
+// resolve checks the code (if any) locally and returns the client
+// options: the code, the store of pairings, or a raw PSK.
+func (c *common) resolve(stderr io.Writer) (client.Options, error) {
+	opts := client.Options{Identity: c.identity, OnHandshake: progress(c, stderr)}
 	if c.code == "" {
 		c.code = os.Getenv(codeEnv)
 	}
-	if c.code == "" {
-		fmt.Fprintln(stderr, "tlspake: give the device code with -code (or $"+codeEnv+")")
-		return errUsage
+	if (c.pskID == "") != (c.pskHex == "") {
+		fmt.Fprintln(stderr, "tlspake: -psk-identity and -psk-hex go together")
+		return opts, errUsage
 	}
-	return nil
+	if c.pskID != "" {
+		if c.code != "" {
+			fmt.Fprintln(stderr, "tlspake: -psk-identity cannot be combined with a code")
+			return opts, errUsage
+		}
+		secret, err := hex.DecodeString(c.pskHex)
+		if err != nil || len(secret) == 0 {
+			fmt.Fprintln(stderr, "tlspake: -psk-hex must be a non-empty hex string")
+			return opts, errUsage
+		}
+		opts.PSKs = []tlspake.PSK{{Identity: []byte(c.pskID), Secret: secret}}
+		return opts, nil
+	}
+	if c.code != "" {
+		if _, err := client.ParseCode(c.code); err != nil {
+			return opts, err
+		}
+	}
+	st, err := c.store()
+	if err != nil {
+		return opts, err
+	}
+	opts.Store = st
+	return opts, nil
 }
 
 func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
@@ -150,19 +212,29 @@ func parseArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (*url.URL, err
 	return u, nil
 }
 
-// progress prints "pairing with ADDR … ok, SUITE, GROUP, CPace" lines.
+// progress prints "pairing with ADDR … ok, SUITE, GROUP, CPace" lines (or
+// "paired device" when a stored pairing authenticated the connection).
 func progress(c *common, stderr io.Writer) func(string, tlspake.ConnectionState) {
 	return func(addr string, st tlspake.ConnectionState) {
-		if !c.quiet {
-			fmt.Fprintf(stderr, "pairing with %s … ok, %s, %s, CPace\n", addr, tlspake.CipherSuiteName(st.CipherSuite), st.Group)
+		if c.quiet {
+			return
 		}
+		how := "CPace"
+		verb := "pairing with"
+		if st.Auth == tlspake.AuthPSK {
+			how, verb = "PSK", "connected to"
+			if c.pskID == "" {
+				how = "stored pairing"
+			}
+		}
+		fmt.Fprintf(stderr, "%s %s … ok, %s, %s, %s\n", verb, addr, tlspake.CipherSuiteName(st.CipherSuite), st.Group, how)
 	}
 }
 
 func get(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("get", "Usage: tlspake get -code CODE [flags] https://DEVICE:PORT/PATH\n\nFetch a URL from a tlspake device; the body goes to standard output.\n\nFlags:\n", stderr)
+	fs := newFlagSet("get", "Usage: tlspake get [-code CODE] [flags] https://DEVICE:PORT/PATH\n\nFetch a URL from a tlspake device; the body goes to standard output.\nWithout -code, the pairing made with 'tlspake pair' is used.\n\nFlags:\n", stderr)
 	var c common
-	c.register(fs)
+	c.register(fs, true)
 	out := fs.String("o", "", "write the body to `FILE` instead of standard output")
 	include := fs.Bool("i", false, "include the response status line and headers in the output")
 	method := fs.String("X", "", "request `METHOD` (default GET, or POST with -d)")
@@ -174,7 +246,8 @@ func get(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	if err := c.resolveCode(stderr); err != nil {
+	opts, err := c.resolve(stderr)
+	if err != nil {
 		return err
 	}
 	var body io.Reader
@@ -217,10 +290,7 @@ func get(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if body != nil && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	if _, err := client.ParseCode(c.code); err != nil {
-		return err
-	}
-	tr := &client.Transport{Code: c.code, Options: client.Options{Identity: c.identity, OnHandshake: progress(&c, stderr)}}
+	tr := &client.Transport{Code: c.code, Options: opts}
 	defer tr.CloseIdleConnections()
 	if !c.quiet {
 		fmt.Fprintf(stderr, "connecting to %s …\n", u.Host)
@@ -275,19 +345,17 @@ func isLoopback(addr string) bool {
 }
 
 func proxy(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := newFlagSet("proxy", "Usage: tlspake proxy -code CODE [flags] https://DEVICE:PORT\n\nServe a plain-HTTP proxy on loopback that forwards every request to the device\nover an authenticated connection, so a browser can use the device's web UI.\n\nFlags:\n", stderr)
+	fs := newFlagSet("proxy", "Usage: tlspake proxy [-code CODE] [flags] https://DEVICE:PORT\n\nServe a plain-HTTP proxy on loopback that forwards every request to the device\nover an authenticated connection, so a browser can use the device's web UI.\nWithout -code, the pairing made with 'tlspake pair' is used.\n\nFlags:\n", stderr)
 	var c common
-	c.register(fs)
+	c.register(fs, false)
 	listen := fs.String("listen", "127.0.0.1:8080", "address for the local proxy (loopback only unless -allow-remote)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a non-loopback -listen address (anyone who reaches it uses your pairing)")
 	target, err := parseArgs(fs, args, stderr)
 	if err != nil {
 		return err
 	}
-	if err := c.resolveCode(stderr); err != nil {
-		return err
-	}
-	if _, err := client.ParseCode(c.code); err != nil {
+	opts, err := c.resolve(stderr)
+	if err != nil {
 		return err
 	}
 	if !isLoopback(*listen) && !*allowRemote {
@@ -295,15 +363,15 @@ func proxy(ctx context.Context, args []string, stderr io.Writer) error {
 		return errUsage
 	}
 	target.Path, target.RawQuery = "", ""
-	tr := &client.Transport{Code: c.code, Options: client.Options{Identity: c.identity, OnHandshake: progress(&c, stderr)}}
+	tr := &client.Transport{Code: c.code, Options: opts}
 	defer tr.CloseIdleConnections()
 
-	// Check the code once before serving, so a wrong one is reported now.
+	// Connect once before serving, so a wrong code is reported now.
 	if !c.quiet {
 		fmt.Fprintf(stderr, "connecting to %s …\n", target.Host)
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.timeout)
-	conn, err := client.Dial(pctx, target.Host, c.code, &client.Options{Identity: c.identity, OnHandshake: progress(&c, stderr)})
+	conn, err := client.Dial(pctx, target.Host, c.code, &opts)
 	cancel()
 	if err != nil {
 		return err
@@ -348,5 +416,100 @@ func proxy(ctx context.Context, args []string, stderr io.Writer) error {
 	srv.Shutdown(sctx)
 	<-errc
 	fmt.Fprintln(stderr, "proxy stopped")
+	return nil
+}
+
+func deviceArg(fs *flag.FlagSet, args []string, stderr io.Writer) (string, error) {
+	u, err := parseArgs(fs, args, stderr)
+	if err != nil {
+		return "", err
+	}
+	return u.Host, nil
+}
+
+func pair(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := newFlagSet("pair", "Usage: tlspake pair -code CODE [flags] https://DEVICE:PORT\n\nAuthenticate with the code once and keep a pairing, so that later get and\nproxy commands need no code.\n\nFlags:\n", stderr)
+	var c common
+	c.register(fs, false)
+	addr, err := deviceArg(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	if c.code == "" {
+		c.code = os.Getenv(codeEnv)
+	}
+	if c.code == "" {
+		fmt.Fprintln(stderr, "tlspake: pairing needs the device code: give it with -code")
+		return errUsage
+	}
+	opts, err := c.resolve(stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if !c.quiet {
+		fmt.Fprintf(stderr, "connecting to %s …\n", addr)
+	}
+	p, err := client.Pair(ctx, addr, c.code, &opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "paired with %s (pairing %x), saved in %s\n", addr, p.ID, opts.Store.Path())
+	return nil
+}
+
+func devices(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("devices", "Usage: tlspake devices [flags]\n\nList the paired devices.\n\nFlags:\n", stderr)
+	var c common
+	c.register(fs, false)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	st, err := c.store()
+	if err != nil {
+		return err
+	}
+	list, err := st.List()
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintf(stderr, "no paired devices (store %s)\n", st.Path())
+		return nil
+	}
+	for _, d := range list {
+		id := d.Identity
+		if id == "" {
+			id = "-"
+		}
+		fmt.Fprintf(stdout, "%s\t%s\t%s\tpaired %s\n", d.Addr, id, d.PairingID, d.Paired.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func forget(args []string, stderr io.Writer) error {
+	fs := newFlagSet("forget", "Usage: tlspake forget [flags] https://DEVICE:PORT\n\nRemove a device's pairing from the store.\n\nFlags:\n", stderr)
+	var c common
+	c.register(fs, false)
+	addr, err := deviceArg(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := c.store()
+	if err != nil {
+		return err
+	}
+	found, err := st.Forget(addr, c.identity)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("no pairing with %s in %s", addr, st.Path())
+	}
+	fmt.Fprintf(stderr, "forgot %s\n", addr)
 	return nil
 }

@@ -8,6 +8,12 @@
 //	tlspake-device [serve] [flags]   run the daemon (the default)
 //	tlspake-device label [flags]     write a printable label (PNG and SVG)
 //	tlspake-device show-code [flags] print the code and its QR code
+//	tlspake-device pairings list|revoke ID|revoke-all
+//
+// Clients that authenticated with the code may keep a pairing (tlspake
+// pair) and reconnect without it; pairings live in a store beside the
+// code file, bounded by -max-pairings, and are revoked when the code
+// changes.
 //
 // The code lives in a file (created with a fresh code on first start,
 // mode 0600) or in $TLSPAKE_DEVICE_CODE. It is never logged; it is printed
@@ -53,6 +59,8 @@ Usage:
   tlspake-device [serve] [flags]    run the daemon (default)
   tlspake-device label [flags]      write a printable label: FILE.png and FILE.svg
   tlspake-device show-code [flags]  print the code, its pairing URI and QR code
+  tlspake-device pairings list      list the clients paired with this device
+  tlspake-device pairings revoke ID | revoke-all
 
 Run 'tlspake-device COMMAND -h' for a command's flags.
 The code is read from $TLSPAKE_DEVICE_CODE if set, else from -code-file
@@ -75,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = label(args, stdout, stderr)
 	case "show-code":
 		err = showCode(args, stdout, stderr)
+	case "pairings":
+		err = pairings(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -111,11 +121,21 @@ func defaultCodeFile() string {
 type codeFlags struct {
 	file     string
 	identity string
+	pairings string
 }
 
 func (c *codeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.file, "code-file", defaultCodeFile(), "file holding the device code (created on first start, mode 0600)")
 	fs.StringVar(&c.identity, "identity", "", "PAKE server identity of this device (clients must use the same; empty by default)")
+	fs.StringVar(&c.pairings, "pairings", "", "file holding the pairings (default: pairings.json beside the code file)")
+}
+
+func (c *codeFlags) pairingStore(max int) *device.PairingStore {
+	path := c.pairings
+	if path == "" {
+		path = filepath.Join(filepath.Dir(c.file), "pairings.json")
+	}
+	return device.OpenPairingStore(path, max)
 }
 
 // load returns the code and where it came from.
@@ -162,6 +182,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	name := fs.String("name", "tlspake device", "device name shown on the status page and labels")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	show := fs.Bool("show-code", false, "print the code and its QR code on start (the code is a secret)")
+	maxPairings := fs.Int("max-pairings", device.DefaultMaxPairings, "most pairings the device keeps (a full store refuses new ones)")
+	noPairing := fs.Bool("no-pairing", false, "do not let clients pair: every connection needs the code")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -192,7 +214,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := device.Listen("tcp", *listen, &device.Config{Code: code, Identity: cf.identity, Logger: log})
+	dcfg := &device.Config{Code: code, Identity: cf.identity, Logger: log}
+	if !*noPairing {
+		store := cf.pairingStore(*maxPairings)
+		n, err := store.RevokeOtherCodes(code)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Warn("the code has changed: revoked the pairings made with the old one", "revoked", n)
+		}
+		dcfg.Pairings = store
+		handler = device.PairingHandler(store, code, handler)
+	}
+	l, err := device.Listen("tcp", *listen, dcfg)
 	if err != nil {
 		return err
 	}
@@ -339,4 +374,56 @@ func label(args []string, stdout, stderr io.Writer) error {
 		return printCode(stdout, lb.Invite)
 	}
 	return nil
+}
+
+func pairings(args []string, stdout, stderr io.Writer) error {
+	help := "Usage: tlspake-device pairings [flags] list | revoke ID | revoke-all\n\nList or revoke the clients paired with this device. A revoked client needs\nthe code again. Changing the code revokes every pairing made with the old one.\n\nFlags:\n"
+	fs := newFlagSet("pairings", stderr, help)
+	var cf codeFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	store := cf.pairingStore(0)
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	switch {
+	case rest[0] == "list" && len(rest) == 1:
+		list, err := store.List()
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			fmt.Fprintf(stderr, "no pairings (store %s)\n", store.Path())
+		}
+		for _, p := range list {
+			client := p.Client
+			if client == "" {
+				client = "-"
+			}
+			fmt.Fprintf(stdout, "%s\t%s\t%s\t%s\n", p.ID, p.Created.Format(time.RFC3339), client, p.Remote)
+		}
+		return nil
+	case rest[0] == "revoke" && len(rest) == 2:
+		if err := store.Revoke(rest[1]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "revoked %s\n", rest[1])
+		return nil
+	case rest[0] == "revoke-all" && len(rest) == 1:
+		n, err := store.RevokeAll()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "revoked %d pairings\n", n)
+		return nil
+	}
+	fs.Usage()
+	return errUsage
 }
