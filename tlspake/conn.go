@@ -47,6 +47,10 @@ type Conn struct {
 	pakeInFlight bool // a pake ServerHello was sent/received, peer Finished not yet verified
 
 	closed atomic.Bool
+	// keyUpdateOwed is set when the peer asked for a KeyUpdate that has
+	// not been sent yet; it is sent before the next application data
+	// (RFC 8446 4.6.3), so that a reader never waits for the writer.
+	keyUpdateOwed atomic.Bool
 }
 
 // Client returns a new client-side connection over conn. The handshake
@@ -335,12 +339,14 @@ func (c *Conn) handlePostHandshake(msg []byte) error {
 			return err
 		}
 		if msg[4] == 1 {
-			c.out.Lock()
-			defer c.out.Unlock()
-			if c.out.err != nil || c.closeNotifySent {
-				return nil // nothing more will be written
+			c.keyUpdateOwed.Store(true)
+			// Answer now if the write side is free; otherwise the next
+			// Write answers before its data.
+			if c.out.TryLock() {
+				err := c.payKeyUpdateLocked()
+				c.out.Unlock()
+				return err
 			}
-			return c.sendKeyUpdateLocked(false)
 		}
 		return nil
 	case typeNewSessionTicket:
@@ -364,6 +370,15 @@ func (c *Conn) sendKeyUpdateLocked(requestUpdate bool) error {
 	return nil
 }
 
+// payKeyUpdateLocked sends the KeyUpdate the peer asked for, if one is
+// owed. c.out is locked.
+func (c *Conn) payKeyUpdateLocked() error {
+	if !c.keyUpdateOwed.Swap(false) || c.out.err != nil || c.closeNotifySent {
+		return nil
+	}
+	return c.sendKeyUpdateLocked(false)
+}
+
 // updateKeys sends a KeyUpdate, asking the peer to update its keys too
 // when requestPeer is set.
 func (c *Conn) updateKeys(requestPeer bool) error {
@@ -372,6 +387,7 @@ func (c *Conn) updateKeys(requestPeer bool) error {
 	}
 	c.out.Lock()
 	defer c.out.Unlock()
+	c.keyUpdateOwed.Store(false) // this KeyUpdate also answers any request
 	return c.sendKeyUpdateLocked(requestPeer)
 }
 
@@ -389,6 +405,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 	}
 	if len(b) == 0 {
 		return 0, c.out.err
+	}
+	if err := c.payKeyUpdateLocked(); err != nil {
+		return 0, err
 	}
 	return c.writeRecord(recordTypeApplicationData, b)
 }

@@ -234,6 +234,9 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 	if sh.supportedVersion != VersionTLS13 {
 		return alertf(AlertIllegalParameter, "the server selected version 0x%04x, which was not offered", sh.supportedVersion)
 	}
+	if sh.vers <= 0x0300 {
+		return alertf(AlertProtocolVersion, "ServerHello legacy_version 0x%04x is SSL 3.0 or older", sh.vers)
+	}
 	if sh.vers != 0x0303 {
 		return alertf(AlertIllegalParameter, "ServerHello legacy_version 0x%04x", sh.vers)
 	}
@@ -255,7 +258,7 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 		case extSupportedVersions, extKeyShare:
 		case extCookie:
 			if !hrr {
-				return alertf(AlertUnsupportedExtension, "cookie in ServerHello")
+				return alertf(AlertIllegalParameter, "cookie in a ServerHello")
 			}
 		case ExtensionPAKE:
 			if hrr {
@@ -265,6 +268,9 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 			if hrr || !hs.hello.hasPSK {
 				return alertf(AlertUnsupportedExtension, "the server selected a PSK that was not offered")
 			}
+		case extServerName, extSupportedGroups, extSignatureAlgorithms, extALPN, extPadding, extEarlyData, extPSKModes:
+			// Known, but not allowed here (RFC 8446 4.2).
+			return alertf(AlertIllegalParameter, "extension %d is not allowed in a ServerHello", e)
 		default:
 			return alertf(AlertUnsupportedExtension, "the server sent extension %d, which was not offered", e)
 		}
@@ -435,6 +441,9 @@ func (hs *clientHandshakeState) readEncryptedExtensions() error {
 	for _, e := range ee.extensions {
 		switch e {
 		case extALPN:
+			if len(hs.hello.alpnProtocols) == 0 {
+				return alertf(AlertUnsupportedExtension, "the server sent ALPN, which was not offered")
+			}
 			if !slices.Contains(hs.hello.alpnProtocols, ee.alpn) {
 				return alertf(AlertIllegalParameter, "the server selected ALPN protocol %q, which was not offered", ee.alpn)
 			}

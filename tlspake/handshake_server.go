@@ -91,8 +91,10 @@ func (hs *serverHandshakeState) checkClientHello(h *clientHelloMsg) error {
 	if !h.hasSupportedVersions || !slices.Contains(h.supportedVersions, VersionTLS13) {
 		return alertf(AlertProtocolVersion, "the client does not offer TLS 1.3")
 	}
-	if h.vers < 0x0303 {
-		return alertf(AlertProtocolVersion, "ClientHello legacy_version 0x%04x is below TLS 1.2", h.vers)
+	if h.vers <= 0x0300 {
+		// RFC 8446 D.5: legacy_version is otherwise not used for version
+		// negotiation, but SSL 3.0 or below is refused.
+		return alertf(AlertProtocolVersion, "ClientHello legacy_version 0x%04x is SSL 3.0 or older", h.vers)
 	}
 	if !bytes.Equal(h.compressionMethods, []byte{0}) {
 		return alertf(AlertIllegalParameter, "ClientHello offers compression")
@@ -241,6 +243,11 @@ func (hs *serverHandshakeState) requireAuth() error {
 // adds the ClientHello to the transcript.
 func (hs *serverHandshakeState) acceptClientHello() error {
 	h := hs.hello
+	if len(hs.c.hand) > 0 {
+		// The next message may not share a record with the ClientHello
+		// across the key change (RFC 8446 5.1); say so in plaintext.
+		return alertf(AlertUnexpectedMessage, "handshake data after the ClientHello spans the key change")
+	}
 	if hs.psk != nil {
 		var prior hash.Hash
 		if hs.firstHello != nil {
