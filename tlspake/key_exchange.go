@@ -1,9 +1,10 @@
 package tlspake
 
 import (
-	"crypto/ecdh"
 	"crypto/mlkem"
 	"io"
+
+	"github.com/tlspake/pake/internal/cpacecore"
 )
 
 // keyExchange is the client's ephemeral key for one group. Each group
@@ -24,11 +25,7 @@ func groupSupported(g CurveID) bool {
 func newClientKeyExchange(g CurveID, rand io.Reader) (keyExchange, error) {
 	switch g {
 	case X25519:
-		k, err := ecdh.X25519().GenerateKey(rand)
-		if err != nil {
-			return nil, err
-		}
-		return &x25519Exchange{k}, nil
+		return newX25519Exchange(rand)
 	case X25519MLKEM768:
 		var seed [mlkem.SeedSize]byte
 		if _, err := io.ReadFull(rand, seed[:]); err != nil {
@@ -39,11 +36,11 @@ func newClientKeyExchange(g CurveID, rand io.Reader) (keyExchange, error) {
 		if err != nil {
 			return nil, err
 		}
-		k, err := ecdh.X25519().GenerateKey(rand)
+		x, err := newX25519Exchange(rand)
 		if err != nil {
 			return nil, err
 		}
-		return &hybridExchange{dk, &x25519Exchange{k}}, nil
+		return &hybridExchange{dk, x}, nil
 	}
 	return nil, alertf(AlertInternalError, "unsupported group %v", g)
 }
@@ -54,19 +51,18 @@ func newClientKeyExchange(g CurveID, rand io.Reader) (keyExchange, error) {
 func serverKeyExchange(g CurveID, clientShare []byte, rand io.Reader) (share, secret []byte, err error) {
 	switch g {
 	case X25519:
-		peer, err := ecdh.X25519().NewPublicKey(clientShare)
-		if err != nil {
+		if len(clientShare) != cpacecore.PointSize {
 			return nil, nil, alertf(AlertIllegalParameter, "invalid X25519 key share from the client")
 		}
-		k, err := ecdh.X25519().GenerateKey(rand)
+		x, err := newX25519Exchange(rand)
 		if err != nil {
 			return nil, nil, err
 		}
-		secret, err := k.ECDH(peer)
+		secret, err := x.sharedSecret(clientShare, "client")
 		if err != nil {
-			return nil, nil, alertf(AlertIllegalParameter, "the client's X25519 key share is a low-order point")
+			return nil, nil, err
 		}
-		return k.PublicKey().Bytes(), secret, nil
+		return x.share(), secret, nil
 	case X25519MLKEM768:
 		// draft-ietf-tls-ecdhe-mlkem: the client share is the ML-KEM-768
 		// encapsulation key followed by the X25519 share; the server's is
@@ -89,20 +85,41 @@ func serverKeyExchange(g CurveID, clientShare []byte, rand io.Reader) (share, se
 	return nil, nil, alertf(AlertInternalError, "unsupported group %v", g)
 }
 
-type x25519Exchange struct{ k *ecdh.PrivateKey }
+// x25519Exchange is an ephemeral X25519 key. Its public key comes from
+// the fixed-base multiplication and its shared secret from the ladder,
+// both constant time and both checked against crypto/ecdh in tests.
+type x25519Exchange struct {
+	priv, pub [32]byte
+}
+
+func newX25519Exchange(rand io.Reader) (*x25519Exchange, error) {
+	x := new(x25519Exchange)
+	if _, err := io.ReadFull(rand, x.priv[:]); err != nil {
+		return nil, err
+	}
+	cpacecore.X25519Base(&x.pub, &x.priv)
+	return x, nil
+}
 
 func (x *x25519Exchange) group() CurveID { return X25519 }
-func (x *x25519Exchange) share() []byte  { return x.k.PublicKey().Bytes() }
+func (x *x25519Exchange) share() []byte  { return append([]byte(nil), x.pub[:]...) }
 func (x *x25519Exchange) clientSharedSecret(serverShare []byte) ([]byte, error) {
-	peer, err := ecdh.X25519().NewPublicKey(serverShare)
-	if err != nil {
-		return nil, alertf(AlertIllegalParameter, "invalid X25519 key share from the server")
+	return x.sharedSecret(serverShare, "server")
+}
+
+// sharedSecret is X25519(priv, peer); a low-order peer share is an
+// illegal_parameter. The private key is wiped afterwards.
+func (x *x25519Exchange) sharedSecret(peer []byte, who string) ([]byte, error) {
+	if len(peer) != cpacecore.PointSize {
+		return nil, alertf(AlertIllegalParameter, "invalid X25519 key share from the %s", who)
 	}
-	s, err := x.k.ECDH(peer)
-	if err != nil {
-		return nil, alertf(AlertIllegalParameter, "the server's X25519 key share is a low-order point")
+	out := make([]byte, cpacecore.PointSize)
+	isID := cpacecore.X25519((*[32]byte)(out), &x.priv, (*[32]byte)(peer))
+	clear(x.priv[:])
+	if isID == 1 {
+		return nil, alertf(AlertIllegalParameter, "the %s's X25519 key share is a low-order point", who)
 	}
-	return s, nil
+	return out, nil
 }
 
 type hybridExchange struct {

@@ -2,11 +2,7 @@ package tlspake
 
 import (
 	"crypto"
-	"crypto/hkdf"
-	"crypto/hmac"
 	"hash"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // Labels of the TLS 1.3 key schedule (RFC 8446 7.1).
@@ -26,34 +22,31 @@ const (
 )
 
 // expandLabel is HKDF-Expand-Label(secret, label, context, length).
+// The HkdfLabel structure is built by hand on the stack:
+// uint16 length, opaque label<7..255> = "tls13 " + Label,
+// opaque context<0..255>.
 func expandLabel(h crypto.Hash, secret []byte, label string, context []byte, length int) []byte {
-	var b cryptobyte.Builder
-	b.AddUint16(uint16(length))
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddBytes([]byte("tls13 "))
-		b.AddBytes([]byte(label))
-	})
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddBytes(context)
-	})
-	info, err := b.Bytes()
-	if err != nil {
-		panic("tlspake: HKDF label too long") // labels are constants
+	if len(label) > 255-6 || len(context) > 255 || length > 255*h.Size() {
+		panic("tlspake: HKDF-Expand-Label input out of range") // callers pass constants and digests
 	}
-	out, err := hkdf.Expand(h.New, secret, string(info), length)
-	if err != nil {
-		panic("tlspake: HKDF-Expand length out of range: " + err.Error())
-	}
-	return out
+	var stack [2 + 1 + 255 + 1 + 255]byte
+	info := append(stack[:0], byte(length>>8), byte(length), byte(6+len(label)))
+	info = append(append(info, "tls13 "...), label...)
+	info = append(append(info, byte(len(context))), context...)
+	return hkdfExpand(h, secret, info, length)
 }
 
 // deriveSecret is Derive-Secret(secret, label, messages) where transcript
 // is the running hash of the messages (nil for the empty string).
 func deriveSecret(h crypto.Hash, secret []byte, label string, transcript hash.Hash) []byte {
+	var th [64]byte
+	var digest []byte
 	if transcript == nil {
-		transcript = h.New()
+		digest = hashSum(h, th[:0], nil)
+	} else {
+		digest = transcript.Sum(th[:0])
 	}
-	return expandLabel(h, secret, label, transcript.Sum(nil), h.Size())
+	return expandLabel(h, secret, label, digest, h.Size())
 }
 
 // extract is HKDF-Extract(salt, ikm) with the suite's hash; a nil ikm or
@@ -65,11 +58,7 @@ func extract(h crypto.Hash, ikm, salt []byte) []byte {
 	if salt == nil {
 		salt = make([]byte, h.Size())
 	}
-	prk, err := hkdf.Extract(h.New, ikm, salt)
-	if err != nil {
-		panic("tlspake: HKDF-Extract: " + err.Error())
-	}
-	return prk
+	return hkdfExtract(h, salt, ikm)
 }
 
 // earlySecret is HKDF-Extract(0, psk) (psk nil: zeros).
@@ -105,18 +94,18 @@ func nextTrafficSecret(s *cipherSuite, secret []byte) []byte {
 // finishedVerifyData is HMAC(finished_key, transcript hash).
 func finishedVerifyData(h crypto.Hash, baseKey []byte, transcript hash.Hash) []byte {
 	finishedKey := expandLabel(h, baseKey, labelFinished, nil, h.Size())
-	m := hmac.New(h.New, finishedKey)
-	m.Write(transcript.Sum(nil))
-	return m.Sum(nil)
+	var th [64]byte
+	out := hmacSum(h, make([]byte, 0, h.Size()), finishedKey, transcript.Sum(th[:0]), nil)
+	clear(finishedKey)
+	return out
 }
 
 // exportKeyingMaterial is TLS-Exporter(label, context, length) over the
 // exporter master secret (RFC 8446 7.5).
 func exportKeyingMaterial(h crypto.Hash, exporterMaster []byte, label string, context []byte, length int) []byte {
 	secret := deriveSecret(h, exporterMaster, label, nil)
-	ch := h.New()
-	ch.Write(context)
-	return expandLabel(h, secret, labelExporter, ch.Sum(nil), length)
+	var ch [64]byte
+	return expandLabel(h, secret, labelExporter, hashSum(h, ch[:0], context), length)
 }
 
 // binderKey is the external-PSK binder key of RFC 8446 7.1.

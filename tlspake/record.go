@@ -20,6 +20,7 @@ type halfConn struct {
 	iv     [12]byte
 	seq    uint64
 	secret []byte
+	nbuf   [12]byte // the current nonce, kept here so it does not escape per record
 }
 
 // setTrafficSecret installs the keys derived from a traffic secret and
@@ -38,14 +39,13 @@ func (hc *halfConn) setTrafficSecret(suite *cipherSuite, secret []byte) error {
 }
 
 func (hc *halfConn) nonce() []byte {
-	var n [12]byte
-	copy(n[:], hc.iv[:])
+	hc.nbuf = hc.iv
 	var seq [8]byte
 	binary.BigEndian.PutUint64(seq[:], hc.seq)
 	for i := range seq {
-		n[4+i] ^= seq[i]
+		hc.nbuf[4+i] ^= seq[i]
 	}
-	return n[:]
+	return hc.nbuf[:]
 }
 
 // rawBuffer holds bytes read from the network that are not yet consumed,
@@ -61,13 +61,22 @@ func (rb *rawBuffer) fill(r io.Reader, n int) error {
 	if rb.end-rb.start >= n {
 		return nil
 	}
-	if rb.buf == nil {
-		rb.buf = make([]byte, recordHeaderLen+maxCiphertext+1024)
-	}
 	if rb.start+n > len(rb.buf) {
 		copy(rb.buf, rb.buf[rb.start:rb.end])
 		rb.end -= rb.start
 		rb.start = 0
+	}
+	if n > len(rb.buf) {
+		// Start small (handshake records are short) and grow once to the
+		// largest record on the first big one.
+		size := 4096
+		if n > size {
+			size = recordHeaderLen + maxCiphertext + 1024
+		}
+		nb := make([]byte, size)
+		rb.end = copy(nb, rb.buf[rb.start:rb.end])
+		rb.start = 0
+		rb.buf = nb
 	}
 	for rb.end-rb.start < n {
 		m, err := r.Read(rb.buf[rb.end:])
@@ -151,9 +160,7 @@ func (c *Conn) readRecord() (uint8, []byte, error) {
 		if n < c.in.aead.Overhead()+1 {
 			return 0, nil, c.fatal(c.decryptFailed())
 		}
-		var aad [recordHeaderLen]byte
-		copy(aad[:], rec[:recordHeaderLen])
-		plain, err := c.in.aead.Open(body[:0], c.in.nonce(), body, aad[:])
+		plain, err := c.in.aead.Open(body[:0], c.in.nonce(), body, rec[:recordHeaderLen])
 		if err != nil {
 			return 0, nil, c.fatal(c.decryptFailed())
 		}

@@ -18,7 +18,6 @@ package tlspake
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/hex"
@@ -309,11 +308,10 @@ func TestRFC8448KeySchedule(t *testing.T) {
 	h := s.hash
 
 	// The client's X25519 exchange, with the trace's ephemeral key.
-	priv, err := ecdh.X25519().NewPrivateKey(r8448ClientPriv)
+	kx, err := newX25519Exchange(bytes.NewReader(r8448ClientPriv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	kx := &x25519Exchange{priv}
 	wantBytes(t, "client key_share", kx.share(), r8448ClientPub)
 	ecdhe, err := kx.clientSharedSecret(r8448ServerPub)
 	if err != nil {

@@ -313,3 +313,28 @@ func TestX25519AgainstECDH(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestX25519Base checks the fixed-base path against the ladder, against
+// crypto/ecdh, and against RFC 7748 section 6.1's key pairs.
+func TestX25519Base(t *testing.T) {
+	f := func(scalar [32]byte) bool {
+		var fixed, ladder [32]byte
+		X25519Base(&fixed, &scalar)
+		X25519(&ladder, &scalar, &Basepoint)
+		priv, err := ecdh.X25519().NewPrivateKey(scalar[:])
+		return err == nil && fixed == ladder && bytes.Equal(fixed[:], priv.PublicKey().Bytes())
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: 300}); err != nil {
+		t.Error(err)
+	}
+	for _, kp := range []struct{ priv, pub string }{
+		{"77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"},
+		{"5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb", "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"},
+	} {
+		var pub [32]byte
+		X25519Base(&pub, to32(t, unhex(t, kp.priv)))
+		if !bytes.Equal(pub[:], unhex(t, kp.pub)) {
+			t.Errorf("X25519Base(%s) = %x, want %s", kp.priv, pub, kp.pub)
+		}
+	}
+}

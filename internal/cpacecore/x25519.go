@@ -3,6 +3,7 @@ package cpacecore
 import (
 	"crypto/subtle"
 
+	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
 )
 
@@ -76,4 +77,18 @@ func X25519(dst *[PointSize]byte, scalar, point *[32]byte) int {
 
 	var zero [PointSize]byte
 	return subtle.ConstantTimeCompare(dst[:], zero[:])
+}
+
+// X25519Base computes X25519(scalar, 9), the public key of scalar, with
+// the fixed-base multiplication of edwards25519 (precomputed tables, in
+// constant time) followed by the birational map to the Montgomery
+// u-coordinate. It is several times faster than a ladder on the base
+// point and gives the same result.
+func X25519Base(dst *[PointSize]byte, scalar *[32]byte) {
+	s, err := edwards25519.NewScalar().SetBytesWithClamping(scalar[:])
+	if err != nil {
+		panic("cpacecore: unreachable: 32-byte scalar")
+	}
+	p := new(edwards25519.Point).ScalarBaseMult(s)
+	copy(dst[:], p.BytesMontgomery())
 }
