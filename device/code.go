@@ -28,21 +28,32 @@ func LoadOrCreateCode(path string) (code paircode.Code, created bool, err error)
 	if err != nil {
 		return paircode.Code{}, false, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		// Another process created it first: use theirs.
-		code, err = LoadCode(path)
-		return code, false, err
-	}
+	// Write the whole file under a temporary name, then link it into
+	// place: the link fails if another process created the file first,
+	// and no reader ever sees a partial file, even after a power cut.
+	f, err := os.CreateTemp(filepath.Dir(path), ".code.tmp*")
 	if err != nil {
 		return paircode.Code{}, false, fmt.Errorf("device: creating the code file: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	cherr := f.Chmod(0o600)
 	_, werr := f.WriteString(code.Printed() + "\n")
 	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(path)
+	if err := errors.Join(cherr, werr, serr, cerr); err != nil {
 		return paircode.Code{}, false, fmt.Errorf("device: writing the code file: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			code, err = LoadCode(path) // another process won the race
+			return code, false, err
+		}
+		return paircode.Code{}, false, fmt.Errorf("device: creating the code file: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
 	}
 	return code, true, nil
 }

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tlspake/pake/tlspake"
@@ -141,11 +142,12 @@ type listener struct {
 func (l *listener) acceptLoop() {
 	defer l.wg.Done()
 	var backoff time.Duration
+	var lastDropLog time.Time
+	dropped := 0
 	for {
 		raw, err := l.inner.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && l.ctx.Err() == nil {
+			if temporaryAcceptError(err) && l.ctx.Err() == nil {
 				// Transient (for example too many open files): back off.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				select {
@@ -164,13 +166,34 @@ func (l *listener) acceptLoop() {
 		select {
 		case l.sem <- struct{}{}:
 		default:
-			l.log.Warn("too many handshakes in progress; connection dropped", "remote", raw.RemoteAddr().String())
+			// Dropped cheaply; logged at most once a second so that a
+			// flood cannot flood the log too.
+			dropped++
+			if now := time.Now(); now.Sub(lastDropLog) >= time.Second {
+				l.log.Warn("too many handshakes in progress; dropping connections", "dropped", dropped, "latest", raw.RemoteAddr().String())
+				lastDropLog, dropped = now, 0
+			}
 			raw.Close()
 			continue
 		}
 		l.wg.Add(1)
 		go l.handshake(raw)
 	}
+}
+
+// temporaryAcceptError reports errors after which accepting may succeed
+// again: timeouts and running out of descriptors, buffers or memory.
+func temporaryAcceptError(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *listener) handshake(raw net.Conn) {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tlspake/pake/internal/tracehook"
 )
 
 // Conn is a TLS 1.3 connection authenticated with the pake extension. It
@@ -51,6 +53,15 @@ type Conn struct {
 	// not been sent yet; it is sent before the next application data
 	// (RFC 8446 4.6.3), so that a reader never waits for the writer.
 	keyUpdateOwed atomic.Bool
+
+	trace tracehook.Tracer // set only by the project's vector tool
+}
+
+// tr traces a named value when a tracer is installed.
+func (c *Conn) tr(name string, v []byte) {
+	if c.trace != nil {
+		c.trace(name, append([]byte(nil), v...))
+	}
 }
 
 // Client returns a new client-side connection over conn. The handshake
@@ -119,6 +130,13 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	})
 
 	c.in.Lock()
+	if t := tracehook.From(ctx); t != nil {
+		c.trace = t
+		c.in.trace, c.in.dir = t, "read"
+		c.out.Lock()
+		c.out.trace, c.out.dir = t, "write"
+		c.out.Unlock()
+	}
 	var err error
 	if c.isClient {
 		err = c.clientHandshake()
@@ -195,8 +213,9 @@ func (c *Conn) readHandshake() ([]byte, error) {
 }
 
 // handleAlert processes an alert record. It returns io.EOF for
-// close_notify after the handshake, nil for user_canceled, and otherwise
-// an *AlertError.
+// close_notify after the handshake, nil for user_canceled after the
+// handshake, and otherwise an *AlertError (during the handshake,
+// user_canceled aborts it like any other alert).
 func (c *Conn) handleAlert(data []byte) error {
 	if len(data) != 2 {
 		return c.fatal(alertf(AlertDecodeError, "malformed alert record"))
@@ -207,7 +226,7 @@ func (c *Conn) handleAlert(data []byte) error {
 		c.readEOF = true
 		c.in.err = io.EOF
 		return io.EOF
-	case a == AlertUserCanceled:
+	case a == AlertUserCanceled && c.handshakeDone.Load():
 		return nil
 	}
 	err := &AlertError{Alert: a, Received: true}

@@ -34,6 +34,7 @@ type clientHandshakeState struct {
 
 func (c *Conn) clientHandshake() error {
 	hs := &clientHandshakeState{c: c}
+	hs.transcript.trace = c.trace
 	defer hs.wipe()
 	for _, step := range []func() error{
 		hs.makeClientHello,
@@ -63,7 +64,11 @@ func (hs *clientHandshakeState) classify(err error) error {
 	pskOnly := hs.hello != nil && hs.hello.hasPSK && !hs.hello.hasPAKE
 	switch {
 	case hs.sh == nil && ae.Received && hs.hello != nil && hs.hello.hasPSK &&
-		(ae.Alert == AlertDecryptError || ae.Alert == AlertUnknownPSKIdentity || (pskOnly && ae.Alert == AlertIllegalParameter)):
+		(ae.Alert == AlertDecryptError || ae.Alert == AlertUnknownPSKIdentity ||
+			// OpenSSL and GnuTLS answer a bad binder with illegal_parameter;
+			// OpenSSL answers an unknown identity by falling back to
+			// certificates, which a PSK-only hello cannot use.
+			(pskOnly && (ae.Alert == AlertIllegalParameter || ae.Alert == AlertMissingExtension || ae.Alert == AlertHandshakeFailure))):
 		return &pskRejectedError{err}
 	case hs.sh == nil && ae.Received && ae.Alert != AlertAccessDenied && !pskOnly:
 		return &notPAKEPeerError{err}
@@ -103,10 +108,33 @@ func (hs *clientHandshakeState) makeClientHello() error {
 			return errors.New("tlspake: Config.Groups lists an unsupported group " + g.String())
 		}
 	}
+	suites := slices.Clone(cfg.cipherSuites())
+	if len(cfg.Code) == 0 {
+		// Without a code, only suites a PSK can use are worth offering,
+		// those of the first PSK's hash first: a server may pick the
+		// suite before it looks at the PSKs.
+		suites = slices.DeleteFunc(suites, func(id uint16) bool {
+			return !slices.ContainsFunc(cfg.PSKs, func(p PSK) bool { return p.hash() == cipherSuiteByID(id).hash })
+		})
+		first := cfg.PSKs[0].hash()
+		slices.SortStableFunc(suites, func(a, b uint16) int {
+			ha, hb := cipherSuiteByID(a).hash == first, cipherSuiteByID(b).hash == first
+			switch {
+			case ha && !hb:
+				return -1
+			case hb && !ha:
+				return 1
+			}
+			return 0
+		})
+		if len(suites) == 0 {
+			return errors.New("tlspake: no configured cipher suite matches the hash of any PSK")
+		}
+	}
 	h := &clientHelloMsg{
 		vers:                 0x0303,
 		random:               make([]byte, 32),
-		cipherSuites:         slices.Clone(cfg.cipherSuites()),
+		cipherSuites:         suites,
 		compressionMethods:   []uint8{0},
 		serverName:           cfg.ServerName,
 		hasSupportedGroups:   true,
@@ -372,7 +400,12 @@ func (hs *clientHandshakeState) processServerHello() error {
 		return err
 	}
 	ikm := append(res.ISK, ecdhe...)
-	hs.hsSecret = handshakeSecret(hs.suite.hash, earlySecret(hs.suite.hash, nil), ikm)
+	hs.c.tr("ISK", res.ISK)
+	hs.c.tr("ecdhe_shared_secret", ecdhe)
+	early := earlySecret(hs.suite.hash, nil)
+	hs.c.tr("early_secret", early)
+	hs.hsSecret = handshakeSecret(hs.suite.hash, early, ikm)
+	hs.c.tr("handshake_secret", hs.hsSecret)
 	clear(ikm)
 	clear(ecdhe)
 
@@ -402,7 +435,10 @@ func (hs *clientHandshakeState) processPSKServerHello() error {
 		return err
 	}
 	early := earlySecret(hs.suite.hash, psk.Secret)
+	hs.c.tr("ecdhe_shared_secret", ecdhe)
+	hs.c.tr("early_secret", early)
 	hs.hsSecret = handshakeSecret(hs.suite.hash, early, ecdhe)
+	hs.c.tr("handshake_secret", hs.hsSecret)
 	clear(early)
 	clear(ecdhe)
 	hs.psk = psk
@@ -489,9 +525,11 @@ func (hs *clientHandshakeState) readServerFinished() error {
 
 	h := hs.suite.hash
 	hs.master = masterSecret(h, hs.hsSecret)
+	c.tr("master_secret", hs.master)
 	cAP := deriveSecret(h, hs.master, labelClientApplication, hs.transcript.h)
 	sAP := deriveSecret(h, hs.master, labelServerApplication, hs.transcript.h)
 	c.expMaster = deriveSecret(h, hs.master, labelExporterMaster, hs.transcript.h)
+	c.tr("exporter_master_secret", c.expMaster)
 	hs.cAP = cAP
 	return c.setReadKey(sAP)
 }

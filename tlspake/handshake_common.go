@@ -4,6 +4,8 @@ import (
 	"crypto/hmac"
 	"hash"
 
+	"github.com/tlspake/pake/internal/tracehook"
+
 	"github.com/tlspake/pake/internal/cpacecore"
 )
 
@@ -18,9 +20,13 @@ func pakeContext(clientIdentity, serverIdentity []byte) []byte {
 type transcript struct {
 	h       hash.Hash
 	pending [][]byte
+	trace   tracehook.Tracer
 }
 
 func (t *transcript) add(msg []byte) {
+	if t.trace != nil {
+		t.trace("handshake_message", append([]byte(nil), msg...))
+	}
 	if t.h == nil {
 		t.pending = append(t.pending, msg)
 		return

@@ -36,6 +36,7 @@ type serverHandshakeState struct {
 
 func (c *Conn) serverHandshake() error {
 	hs := &serverHandshakeState{c: c}
+	hs.transcript.trace = c.trace
 	defer hs.wipe()
 	for _, step := range []func() error{
 		hs.readClientHello,
@@ -168,6 +169,11 @@ func (hs *serverHandshakeState) checkNegotiation(h *clientHelloMsg) error {
 		}
 		if hs.suite == nil {
 			return alertf(AlertHandshakeFailure, "no cipher suite in common with the client")
+		}
+	}
+	for _, ks := range h.keyShares {
+		if want := keyShareSize(ks.group); want > 0 && len(ks.data) != want {
+			return alertf(AlertIllegalParameter, "key share for %v of %d bytes, want %d", ks.group, len(ks.data), want)
 		}
 	}
 	if hs.group == 0 {
@@ -425,6 +431,8 @@ func (hs *serverHandshakeState) sendServerHello() error {
 	if hs.psk != nil {
 		sh.hasPSK, sh.selectedIdentity = true, uint16(hs.pskIndex)
 		early := earlySecret(h, hs.psk.Secret)
+		c.tr("ecdhe_shared_secret", ecdhe)
+		c.tr("early_secret", early)
 		hs.hsSecret = handshakeSecret(h, early, ecdhe)
 		clear(early)
 		c.state.Auth = AuthPSK
@@ -433,11 +441,16 @@ func (hs *serverHandshakeState) sendServerHello() error {
 		sh.hasPAKE = true
 		sh.pake = (&pakeServerHello{pakeShare{PAKECPaceX25519SHA512, hs.serverYb}}).marshal()
 		ikm := append(hs.isk, ecdhe...)
-		hs.hsSecret = handshakeSecret(h, earlySecret(h, nil), ikm)
+		c.tr("ISK", hs.isk)
+		c.tr("ecdhe_shared_secret", ecdhe)
+		early := earlySecret(h, nil)
+		c.tr("early_secret", early)
+		hs.hsSecret = handshakeSecret(h, early, ikm)
 		clear(ikm)
 		c.pakeInFlight = true
 	}
 	clear(ecdhe)
+	c.tr("handshake_secret", hs.hsSecret)
 
 	msg := sh.marshal()
 	hs.transcript.add(msg)
@@ -486,9 +499,11 @@ func (hs *serverHandshakeState) sendServerFlight() error {
 		return err
 	}
 	hs.master = masterSecret(h, hs.hsSecret)
+	c.tr("master_secret", hs.master)
 	hs.cAP = deriveSecret(h, hs.master, labelClientApplication, hs.transcript.h)
 	sAP := deriveSecret(h, hs.master, labelServerApplication, hs.transcript.h)
 	c.expMaster = deriveSecret(h, hs.master, labelExporterMaster, hs.transcript.h)
+	c.tr("exporter_master_secret", c.expMaster)
 	return c.setWriteKey(sAP)
 }
 

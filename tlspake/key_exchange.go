@@ -21,6 +21,18 @@ func groupSupported(g CurveID) bool {
 	return g == X25519 || g == X25519MLKEM768
 }
 
+// keyShareSize is the size of a client key share for g, or 0 for a group
+// this package does not implement (whose shares are not looked at).
+func keyShareSize(g CurveID) int {
+	switch g {
+	case X25519:
+		return cpacecore.PointSize
+	case X25519MLKEM768:
+		return mlkem.EncapsulationKeySize768 + cpacecore.PointSize
+	}
+	return 0
+}
+
 // newClientKeyExchange generates a client key share for g.
 func newClientKeyExchange(g CurveID, rand io.Reader) (keyExchange, error) {
 	switch g {

@@ -1,6 +1,7 @@
 package tlspake
 
 import (
+	"bytes"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"github.com/tlspake/pake/internal/tracehook"
 )
 
 // halfConn is one direction of the record layer: its AEAD, IV, sequence
@@ -21,6 +24,8 @@ type halfConn struct {
 	seq    uint64
 	secret []byte
 	nbuf   [12]byte // the current nonce, kept here so it does not escape per record
+	trace  tracehook.Tracer
+	dir    string // "read" or "write", for traces
 }
 
 // setTrafficSecret installs the keys derived from a traffic secret and
@@ -28,9 +33,16 @@ type halfConn struct {
 func (hc *halfConn) setTrafficSecret(suite *cipherSuite, secret []byte) error {
 	key, iv := trafficKeys(suite, secret)
 	aead, err := suite.aead(key)
-	clear(key)
 	if err != nil {
 		return err
+	}
+	if hc.trace == nil {
+		clear(key)
+	}
+	if hc.trace != nil {
+		hc.trace(hc.dir+"_traffic_secret", bytes.Clone(secret))
+		hc.trace(hc.dir+"_key", key)
+		hc.trace(hc.dir+"_iv", bytes.Clone(iv))
 	}
 	clear(hc.secret)
 	hc.suite, hc.aead, hc.secret, hc.seq = suite, aead, secret, 0
@@ -129,6 +141,9 @@ func (c *Conn) readRecord() (uint8, []byte, error) {
 		c.sawRecord = true
 		rec := c.raw.bytes()[:recordHeaderLen+n]
 		c.raw.consume(recordHeaderLen + n)
+		if c.in.trace != nil {
+			c.in.trace("record_in", bytes.Clone(rec))
+		}
 		body := rec[recordHeaderLen:]
 
 		// A compatibility change_cipher_spec (RFC 8446 5, D.4) is dropped
@@ -274,6 +289,9 @@ func (c *Conn) writeRecord(typ uint8, data []byte) (int, error) {
 // appendRecord appends one record holding data to buf.
 func (c *Conn) appendRecord(buf []byte, typ uint8, data []byte) []byte {
 	start := len(buf)
+	if c.out.trace != nil {
+		defer func() { c.out.trace("record_out", bytes.Clone(buf[start:])) }()
+	}
 	if c.out.aead == nil {
 		buf = append(buf, typ, 3, 3, 0, 0)
 		if typ == recordTypeHandshake && c.isClient && !c.sentFirstRecord {

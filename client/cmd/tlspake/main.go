@@ -331,6 +331,32 @@ func get(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return nil
 }
 
+// sameOrigin reports whether u points at the device itself: https, no
+// user information, and the same host and port (443 when absent).
+func sameOrigin(u, device *url.URL) bool {
+	if u.Scheme != "https" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return strings.EqualFold(u.Hostname(), device.Hostname()) && port == device.Port()
+}
+
+// displayAddr turns a listening address into one a browser can open:
+// an unspecified host (0.0.0.0 or ::) becomes localhost.
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
 // isLoopback reports whether a listen address stays on this machine.
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -382,7 +408,7 @@ func proxy(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	base := "http://" + l.Addr().String()
+	base := "http://" + displayAddr(l.Addr().String())
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
@@ -391,9 +417,9 @@ func proxy(ctx context.Context, args []string, stderr io.Writer) error {
 		Transport: tr,
 		ModifyResponse: func(resp *http.Response) error {
 			// Keep the browser on the proxy when the device redirects to
-			// its own absolute URL.
-			if loc := resp.Header.Get("Location"); strings.HasPrefix(loc, "https://"+target.Host) {
-				resp.Header.Set("Location", base+strings.TrimPrefix(loc, "https://"+target.Host))
+			// its own absolute URL (and only then).
+			if loc, err := url.Parse(resp.Header.Get("Location")); err == nil && sameOrigin(loc, target) {
+				resp.Header.Set("Location", base+loc.RequestURI())
 			}
 			return nil
 		},

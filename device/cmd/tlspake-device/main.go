@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -232,7 +233,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *show {
-		if err := printCode(stdout, paircode.Invite{Code: code, Identity: cf.identity, Addr: l.Addr().String()}); err != nil {
+		// An unspecified listening address is no use as a hint.
+		hint := l.Addr().String()
+		if ap, err := netip.ParseAddrPort(hint); err == nil && ap.Addr().IsUnspecified() {
+			hint = ""
+		}
+		if err := printCode(stdout, paircode.Invite{Code: code, Identity: cf.identity, Addr: hint}); err != nil {
 			l.Close()
 			return err
 		}
