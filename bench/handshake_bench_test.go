@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -46,6 +47,7 @@ type tlsImpl struct {
 // self-signed certificate with an Ed25519 or an ECDSA P-256 key.
 var handshakeImpls = []tlsImpl{
 	{"tlspake", tlspakeWrap},
+	{"tlspake-psk", tlspakePSKWrap},
 	{"cryptotls-ed25519", func(tb testing.TB) (wrapFunc, wrapFunc) { return cryptoTLSWrap(tb, ed25519Cert) }},
 	{"cryptotls-p256", func(tb testing.TB) (wrapFunc, wrapFunc) { return cryptoTLSWrap(tb, p256Cert) }},
 }
@@ -63,6 +65,18 @@ func tlspakeWrap(testing.TB) (wrapFunc, wrapFunc) {
 	cfg := &tlspake.Config{Code: []byte(benchPRS)}
 	return func(c net.Conn) handshaker { return tlspake.Client(c, cfg) },
 		func(c net.Conn) handshaker { return tlspake.Server(c, cfg) }
+}
+
+// tlspakePSKWrap reconnects with a pairing (PROFILE.md section 5): an
+// external PSK with psk_dhe_ke, no code and no CPace.
+func tlspakePSKWrap(testing.TB) (wrapFunc, wrapFunc) {
+	p := tlspake.Pairing{ID: bytes.Repeat([]byte{1}, 16), Secret: bytes.Repeat([]byte{2}, 32)}
+	ccfg := &tlspake.Config{PSKs: []tlspake.PSK{p.PSK()}}
+	scfg := &tlspake.Config{Code: []byte(benchPRS), GetPSK: func(id []byte) (tlspake.PSK, bool) {
+		return p.PSK(), bytes.Equal(id, p.ID)
+	}}
+	return func(c net.Conn) handshaker { return tlspake.Client(c, ccfg) },
+		func(c net.Conn) handshaker { return tlspake.Server(c, scfg) }
 }
 
 // benchServerName is the name in the benchmark certificate and the name the
