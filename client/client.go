@@ -70,6 +70,9 @@ const (
 	// NotPaired: no code was given and the device does not (or no longer)
 	// recognise this client's pairing.
 	NotPaired
+	// Refused: the device is not taking code attempts now (too many
+	// wrong codes recently, or its pairing window is closed).
+	Refused
 )
 
 // Error is a failure to connect to a device.
@@ -91,6 +94,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%s is not a tlspake device: it does not speak the pake extension (is the address and port right?)", e.Addr)
 	case Timeout:
 		return fmt.Sprintf("%s did not answer in time: %v", e.Addr, e.Err)
+	case Refused:
+		return fmt.Sprintf("the device at %s is refusing pairing attempts for now (too many wrong codes, or pairing is not open on it); try again in a while", e.Addr)
 	case NotPaired:
 		if e.Err == nil {
 			return fmt.Sprintf("no code given and no pairing with %s: pair first with the code from its label (tlspake pair)", e.Addr)
@@ -108,6 +113,8 @@ func classify(addr string, err error, handshake bool) *Error {
 	switch {
 	case errors.Is(err, tlspake.ErrCodeMismatch):
 		return &Error{WrongCode, addr, err}
+	case errors.Is(err, tlspake.ErrAttemptsRefused):
+		return &Error{Refused, addr, err}
 	case errors.Is(err, tlspake.ErrPSKRejected):
 		return &Error{NotPaired, addr, err}
 	case errors.Is(err, tlspake.ErrNotPAKEPeer):

@@ -45,6 +45,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand is the source of randomness; nil means crypto/rand.
 	Rand io.Reader
+	// Attempts, if set, limits attempts to guess the code (see
+	// AttemptLimiter). Strongly recommended for any product.
+	Attempts *AttemptLimiter
 	// Pairings, if set, lets clients paired earlier reconnect without the
 	// code (external PSK, PROFILE.md section 5). Serve the pairing
 	// endpoint with PairingHandler so that clients can pair.
@@ -75,7 +78,12 @@ func (c *Config) TLSConfig() (*tlspake.Config, error) {
 	if c.Pairings != nil {
 		getPSK = c.Pairings.lookup
 	}
+	var gate tlspake.AttemptGate
+	if c.Attempts != nil {
+		gate = c.Attempts
+	}
 	return &tlspake.Config{
+		Attempts:         gate,
 		GetPSK:           getPSK,
 		Code:             c.Code.PRS(),
 		ServerIdentity:   []byte(c.Identity),
@@ -245,6 +253,8 @@ func Describe(err error) string {
 	switch {
 	case errors.Is(err, tlspake.ErrCodeMismatch):
 		return "the client did not know the code (wrong code or unknown identity)"
+	case errors.As(err, &ae) && !ae.Received && ae.Alert == tlspake.AlertAccessDenied:
+		return "refused: too many wrong codes recently, or the pairing window is closed"
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		return "handshake timed out or was cancelled"
 	case errors.As(err, &ae) && ae.Received:

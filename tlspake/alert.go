@@ -112,6 +112,19 @@ func (e *notPAKEPeerError) Error() string {
 
 func (e *notPAKEPeerError) Unwrap() []error { return []error{ErrNotPAKEPeer, e.cause} }
 
+// ErrAttemptsRefused is reported by a client when the server refused to
+// take a code attempt (access_denied): too many wrong codes recently, or
+// its pairing window is closed. Trying again later may work.
+var ErrAttemptsRefused = errors.New("tlspake: the server is refusing code attempts for now (too many wrong codes, or pairing is closed); try again in a while")
+
+type refusedError struct{ cause error }
+
+func (e *refusedError) Error() string {
+	return ErrAttemptsRefused.Error() + " [" + e.cause.Error() + "]"
+}
+
+func (e *refusedError) Unwrap() []error { return []error{ErrAttemptsRefused, e.cause} }
+
 // ErrPSKRejected is reported by a client whose offered pre-shared keys
 // the server refused (unknown identity, or a binder that did not verify)
 // when there was no code to fall back on. For a pairing it means the

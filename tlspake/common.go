@@ -180,6 +180,10 @@ type Config struct {
 	// verifies its binder before trusting anything else.
 	GetPSK func(identity []byte) (psk PSK, ok bool)
 
+	// Attempts, on a server, limits attempts to guess the code. Nil takes
+	// every attempt.
+	Attempts AttemptGate
+
 	// CipherSuites lists the TLS 1.3 cipher suites to offer or accept, in
 	// preference order. Nil means TLS_AES_128_GCM_SHA256,
 	// TLS_CHACHA20_POLY1305_SHA256, TLS_AES_256_GCM_SHA384.
@@ -243,6 +247,28 @@ func (c *Config) handshakeTimeout() time.Duration {
 		return defaultHandshakeTimeout
 	}
 	return c.HandshakeTimeout
+}
+
+// AttemptGate limits online guessing of the code on a server (PROFILE.md
+// "Counting attempts"). Begin is called once per handshake, after the
+// ClientHello has parsed and its structure was checked and before any PAKE
+// work. For a code attempt, ok == false refuses it: the server answers
+// access_denied. Otherwise the attempt counts as failed until done(true)
+// is called, after the client's Finished has verified; done(false) is
+// called on any failure. A handshake that ends without either (the process
+// dies) must stay counted as failed, so implementations record the attempt
+// in Begin. For a PSK attempt (info.PSK), ok is ignored: a pairing is not
+// refused, but a PSK whose binder fails is reported through done(false).
+type AttemptGate interface {
+	Begin(info AttemptInfo) (done func(success bool), ok bool)
+}
+
+// AttemptInfo describes a handshake attempt for an AttemptGate.
+type AttemptInfo struct {
+	// RemoteAddr is the client's address.
+	RemoteAddr string
+	// PSK is true for an attempt with a pre-shared key (a pairing).
+	PSK bool
 }
 
 // PSK is an external pre-shared key.

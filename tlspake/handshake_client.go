@@ -63,6 +63,8 @@ func (hs *clientHandshakeState) classify(err error) error {
 	}
 	pskOnly := hs.hello != nil && hs.hello.hasPSK && !hs.hello.hasPAKE
 	switch {
+	case hs.sh == nil && ae.Received && ae.Alert == AlertAccessDenied:
+		return &refusedError{err}
 	case hs.sh == nil && ae.Received && hs.hello != nil && hs.hello.hasPSK &&
 		(ae.Alert == AlertDecryptError || ae.Alert == AlertUnknownPSKIdentity ||
 			// OpenSSL and GnuTLS answer a bad binder with illegal_parameter;

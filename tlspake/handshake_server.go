@@ -22,6 +22,7 @@ type serverHandshakeState struct {
 	clientYa   []byte
 	psk        *PSK // the selected external PSK, if any
 	pskIndex   int
+	attempt    func(success bool) // from Config.Attempts
 	suite      *cipherSuite
 	group      CurveID
 	alpn       string
@@ -38,10 +39,16 @@ func (c *Conn) serverHandshake() error {
 	hs := &serverHandshakeState{c: c}
 	hs.transcript.trace = c.trace
 	defer hs.wipe()
+	var err error
+	defer func() {
+		if hs.attempt != nil {
+			hs.attempt(err == nil)
+		}
+	}()
 	for _, step := range []func() error{
 		hs.readClientHello,
-		hs.checkAttempts,
 		hs.selectPSK,
+		hs.checkAttempts,
 		hs.negotiate,
 		hs.acceptClientHello,
 		hs.runPAKE,
@@ -49,8 +56,9 @@ func (c *Conn) serverHandshake() error {
 		hs.sendServerFlight,
 		hs.readClientFinished,
 	} {
-		if err := step(); err != nil {
-			return c.fatal(err)
+		if err = step(); err != nil {
+			err = c.fatal(err)
+			return err
 		}
 	}
 	return nil
@@ -202,10 +210,23 @@ func (hs *serverHandshakeState) checkNegotiation(h *clientHelloMsg) error {
 	return nil
 }
 
-// checkAttempts is where a server refuses PAKE attempts (access_denied)
-// before doing any PAKE work. Attempt accounting is not configured yet, so
-// every attempt is taken.
+// checkAttempts asks Config.Attempts whether the server takes this
+// attempt, before any PAKE work; a refused code attempt gets
+// access_denied (PROFILE.md "Alerts").
 func (hs *serverHandshakeState) checkAttempts() error {
+	gate := hs.c.config.Attempts
+	if gate == nil {
+		return nil
+	}
+	info := AttemptInfo{PSK: hs.psk != nil}
+	if a := hs.c.conn.RemoteAddr(); a != nil {
+		info.RemoteAddr = a.String()
+	}
+	done, ok := gate.Begin(info)
+	hs.attempt = done
+	if !ok && hs.psk == nil {
+		return alertf(AlertAccessDenied, "the server is not taking code attempts now")
+	}
 	return nil
 }
 

@@ -9,6 +9,13 @@
 //	tlspake-device label [flags]     write a printable label (PNG and SVG)
 //	tlspake-device show-code [flags] print the code and its QR code
 //	tlspake-device pairings list|revoke ID|revoke-all
+//	tlspake-device open-pairing [-for 10m]
+//	tlspake-device attempts
+//
+// Wrong codes are limited: a few free failures, then exponential backoff,
+// and at most -max-failures-per-day in any 24 hours, kept across restarts.
+// With -pairing-window, the code is accepted only for that long after
+// start, after SIGUSR1, or after 'open-pairing'.
 //
 // Clients that authenticated with the code may keep a pairing (tlspake
 // pair) and reconnect without it; pairings live in a store beside the
@@ -62,6 +69,8 @@ Usage:
   tlspake-device show-code [flags]  print the code, its pairing URI and QR code
   tlspake-device pairings list      list the clients paired with this device
   tlspake-device pairings revoke ID | revoke-all
+  tlspake-device open-pairing [-for 10m]  accept the code for a while (with -pairing-window)
+  tlspake-device attempts           show the wrong-code limiter's state
 
 Run 'tlspake-device COMMAND -h' for a command's flags.
 The code is read from $TLSPAKE_DEVICE_CODE if set, else from -code-file
@@ -86,6 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = showCode(args, stdout, stderr)
 	case "pairings":
 		err = pairings(args, stdout, stderr)
+	case "open-pairing":
+		err = openPairing(args, stderr)
+	case "attempts":
+		err = attempts(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -129,6 +142,10 @@ func (c *codeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.file, "code-file", defaultCodeFile(), "file holding the device code (created on first start, mode 0600)")
 	fs.StringVar(&c.identity, "identity", "", "PAKE server identity of this device (clients must use the same; empty by default)")
 	fs.StringVar(&c.pairings, "pairings", "", "file holding the pairings (default: pairings.json beside the code file)")
+}
+
+func (c *codeFlags) limiter(l device.Limits) (*device.AttemptLimiter, error) {
+	return device.NewAttemptLimiter(filepath.Join(filepath.Dir(c.file), "attempts.json"), l)
 }
 
 func (c *codeFlags) pairingStore(max int) *device.PairingStore {
@@ -185,6 +202,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	show := fs.Bool("show-code", false, "print the code and its QR code on start (the code is a secret)")
 	maxPairings := fs.Int("max-pairings", device.DefaultMaxPairings, "most pairings the device keeps (a full store refuses new ones)")
 	noPairing := fs.Bool("no-pairing", false, "do not let clients pair: every connection needs the code")
+	perDay := fs.Int("max-failures-per-day", 100, "most wrong-code attempts taken in any 24 hours")
+	free := fs.Int("free-failures", 5, "wrong codes in a row before the device makes clients wait (doubling each time, up to 15 minutes)")
+	window := fs.Duration("pairing-window", 0, "if set, accept the code only this long after start, SIGUSR1 or 'open-pairing' (paired clients always work)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -215,7 +235,38 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dcfg := &device.Config{Code: code, Identity: cf.identity, Logger: log}
+	if *perDay < 1 || *free < 0 || *window < 0 {
+		fmt.Fprintln(stderr, "-max-failures-per-day must be positive; -free-failures and -pairing-window not negative")
+		return errUsage
+	}
+	limiter, err := cf.limiter(device.Limits{MaxPerDay: *perDay, FreeFailures: max(*free, 0), RequireWindow: *window > 0})
+	if err != nil {
+		return err
+	}
+	if *window > 0 {
+		if err := limiter.OpenPairingWindow(*window); err != nil {
+			return err
+		}
+		log.Info("pairing window open", "for", window.String())
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		go func() {
+			for {
+				select {
+				case <-usr1:
+					if err := limiter.OpenPairingWindow(*window); err != nil {
+						log.Error("opening the pairing window", "err", err)
+					} else {
+						log.Info("pairing window open (SIGUSR1)", "for", window.String())
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	dcfg := &device.Config{Code: code, Identity: cf.identity, Logger: log, Attempts: limiter}
 	if !*noPairing {
 		store := cf.pairingStore(*maxPairings)
 		n, err := store.RevokeOtherCodes(code)
@@ -432,4 +483,58 @@ func pairings(args []string, stdout, stderr io.Writer) error {
 	}
 	fs.Usage()
 	return errUsage
+}
+
+func openPairing(args []string, stderr io.Writer) error {
+	fs := newFlagSet("open-pairing", stderr, "Usage: tlspake-device open-pairing [flags]\n\nAccept the code for a while on a daemon started with -pairing-window\n(as a button press would). The running daemon sees it at once.\n\nFlags:\n")
+	var cf codeFlags
+	cf.register(fs)
+	d := fs.Duration("for", 10*time.Minute, "how long to accept the code")
+	closeIt := fs.Bool("close", false, "close the window instead")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	l, err := cf.limiter(device.Limits{})
+	if err != nil {
+		return err
+	}
+	if *closeIt {
+		if err := l.ClosePairingWindow(); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, "pairing window closed")
+		return nil
+	}
+	if *d <= 0 {
+		fmt.Fprintln(stderr, "-for must be positive")
+		return errUsage
+	}
+	if err := l.OpenPairingWindow(*d); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "pairing window open for %s\n", *d)
+	return nil
+}
+
+func attempts(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("attempts", stderr, "Usage: tlspake-device attempts [flags]\n\nShow the wrong-code limiter's state.\n\nFlags:\n")
+	var cf codeFlags
+	cf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	l, err := cf.limiter(device.Limits{})
+	if err != nil {
+		return err
+	}
+	st, err := l.Status()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "failed attempts in the last 24h: %d\nfailures in a row: %d\nnext code attempt taken in: %s\n",
+		st.FailuresLastDay, st.Consecutive, st.RetryAfter.Round(time.Second))
+	if st.WindowOpen {
+		fmt.Fprintf(stdout, "pairing window open until %s\n", st.WindowUntil.Format(time.RFC3339))
+	}
+	return nil
 }
