@@ -48,6 +48,7 @@ type tlsImpl struct {
 var handshakeImpls = []tlsImpl{
 	{"tlspake", tlspakeWrap},
 	{"tlspake-psk", tlspakePSKWrap},
+	{"tlspake-mlkem", tlspakeMLKEMWrap},
 	{"cryptotls-ed25519", func(tb testing.TB) (wrapFunc, wrapFunc) { return cryptoTLSWrap(tb, ed25519Cert) }},
 	{"cryptotls-p256", func(tb testing.TB) (wrapFunc, wrapFunc) { return cryptoTLSWrap(tb, p256Cert) }},
 }
@@ -62,7 +63,14 @@ var throughputImpls = []tlsImpl{
 // tlspakeWrap configures tlspake with the defaults (X25519, AES-128-GCM
 // preferred) and a 10-character code shared by both sides.
 func tlspakeWrap(testing.TB) (wrapFunc, wrapFunc) {
-	cfg := &tlspake.Config{Code: []byte(benchPRS)}
+	cfg := &tlspake.Config{Code: []byte(benchPRS), Groups: []tlspake.CurveID{tlspake.X25519}}
+	return func(c net.Conn) handshaker { return tlspake.Client(c, cfg) },
+		func(c net.Conn) handshaker { return tlspake.Server(c, cfg) }
+}
+
+// tlspakeMLKEMWrap uses the hybrid post-quantum group X25519MLKEM768.
+func tlspakeMLKEMWrap(testing.TB) (wrapFunc, wrapFunc) {
+	cfg := &tlspake.Config{Code: []byte(benchPRS), Groups: []tlspake.CurveID{tlspake.X25519MLKEM768}}
 	return func(c net.Conn) handshaker { return tlspake.Client(c, cfg) },
 		func(c net.Conn) handshaker { return tlspake.Server(c, cfg) }
 }
@@ -71,8 +79,9 @@ func tlspakeWrap(testing.TB) (wrapFunc, wrapFunc) {
 // external PSK with psk_dhe_ke, no code and no CPace.
 func tlspakePSKWrap(testing.TB) (wrapFunc, wrapFunc) {
 	p := tlspake.Pairing{ID: bytes.Repeat([]byte{1}, 16), Secret: bytes.Repeat([]byte{2}, 32)}
-	ccfg := &tlspake.Config{PSKs: []tlspake.PSK{p.PSK()}}
-	scfg := &tlspake.Config{Code: []byte(benchPRS), GetPSK: func(id []byte) (tlspake.PSK, bool) {
+	x := []tlspake.CurveID{tlspake.X25519}
+	ccfg := &tlspake.Config{PSKs: []tlspake.PSK{p.PSK()}, Groups: x}
+	scfg := &tlspake.Config{Code: []byte(benchPRS), Groups: x, GetPSK: func(id []byte) (tlspake.PSK, bool) {
 		return p.PSK(), bytes.Equal(id, p.ID)
 	}}
 	return func(c net.Conn) handshaker { return tlspake.Client(c, ccfg) },

@@ -40,6 +40,12 @@ type Config struct {
 	MaxHandshakes int
 	// NextProtos lists ALPN protocols. Nil means "http/1.1".
 	NextProtos []string
+	// PreferPostQuantum makes the device prefer the hybrid group
+	// X25519MLKEM768 over X25519. Either way it accepts both. The hybrid
+	// protects recorded traffic against a future quantum computer but
+	// costs more on small processors (see bench/REPORT.md); the default
+	// prefers X25519.
+	PreferPostQuantum bool
 	// Logger receives one line per failed handshake (never the code).
 	// Nil discards.
 	Logger *slog.Logger
@@ -82,7 +88,12 @@ func (c *Config) TLSConfig() (*tlspake.Config, error) {
 	if c.Attempts != nil {
 		gate = c.Attempts
 	}
+	groups := []tlspake.CurveID{tlspake.X25519, tlspake.X25519MLKEM768}
+	if c.PreferPostQuantum {
+		groups = []tlspake.CurveID{tlspake.X25519MLKEM768, tlspake.X25519}
+	}
 	return &tlspake.Config{
+		Groups:           groups,
 		Attempts:         gate,
 		GetPSK:           getPSK,
 		Code:             c.Code.PRS(),

@@ -1237,7 +1237,10 @@ func TestAlertsClientServerHello(t *testing.T) {
 		{"legacy_session_id_echo mismatch", alSH(func(sh *serverHelloMsg) { sh.sessionID = bytes.Repeat([]byte{7}, 32) }), AlertIllegalParameter, nil},
 		{"compression method 1", alSH(func(sh *serverHelloMsg) { sh.compressionMethod = 1 }), AlertIllegalParameter, nil},
 		{"supported_versions selects 0x0303", alSH(func(sh *serverHelloMsg) { sh.supportedVersion = 0x0303 }), AlertIllegalParameter, nil},
-		{"key share for a group the client did not send", alSH(func(sh *serverHelloMsg) { sh.serverShare.group = X25519MLKEM768 }), AlertIllegalParameter, nil},
+		{"key share for a group the client did not send", alSH(func(sh *serverHelloMsg) { sh.serverShare.group = X25519MLKEM768 }), AlertIllegalParameter, func(c, s *Config) {
+			c.Groups = []CurveID{X25519}
+			s.Groups = []CurveID{X25519}
+		}},
 		{"X25519 key share is the all-zero point", alSH(func(sh *serverHelloMsg) { sh.serverShare.data = make([]byte, 32) }), AlertIllegalParameter, nil},
 		{"no key_share", alSH(func(sh *serverHelloMsg) { sh.serverShare = keyShare{} }), AlertMissingExtension, nil},
 		{"pre_shared_key not offered", alSH(func(sh *serverHelloMsg) { sh.hasPSK = true }), AlertUnsupportedExtension, nil},

@@ -190,9 +190,12 @@ type Config struct {
 	CipherSuites []uint16
 
 	// Groups lists the key exchange groups in preference order. Nil means
-	// X25519. A client sends a key share for the first one; a server
-	// selects its most preferred group the client supports and asks for a
-	// new key share with a HelloRetryRequest when needed.
+	// X25519MLKEM768 then X25519, and a client then sends key shares for
+	// both (as browsers do); with Groups set, a client sends a key share
+	// for the first group only. A server selects its most preferred group the client supports and
+	// asks for a new key share with a HelloRetryRequest when needed. A
+	// server on slow hardware may prefer X25519 (see the bench report for
+	// the hybrid's cost).
 	Groups []CurveID
 
 	// NextProtos lists the ALPN protocols, in preference order.
@@ -233,7 +236,7 @@ func (c *Config) cipherSuites() []uint16 {
 	return defaultCipherSuites
 }
 
-var defaultGroups = []CurveID{X25519}
+var defaultGroups = []CurveID{X25519MLKEM768, X25519}
 
 func (c *Config) groups() []CurveID {
 	if len(c.Groups) > 0 {

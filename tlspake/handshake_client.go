@@ -16,7 +16,8 @@ import (
 type clientHandshakeState struct {
 	c          *Conn
 	hello      *clientHelloMsg
-	kx         keyExchange
+	kx         keyExchange   // the exchange the server chose
+	kxs        []keyExchange // the key shares sent, in order
 	pake       *cpace.Initiator
 	pakeHello  *pakeClientHello
 	psks       []PSK // offered, in the order of the pre_shared_key extension
@@ -149,16 +150,26 @@ func (hs *clientHandshakeState) makeClientHello() error {
 	if _, err := io.ReadFull(cfg.rand(), h.random); err != nil {
 		return errors.New("tlspake: reading randomness: " + err.Error())
 	}
-	kx, err := newClientKeyExchange(groups[0], cfg.rand())
-	if err != nil {
-		return err
+	// A key share for the first group. With the default groups, an X25519
+	// share too (as browsers do), so that a server preferring X25519 needs
+	// no HelloRetryRequest; explicit Groups get exactly one share.
+	shareGroups := []CurveID{groups[0]}
+	if len(cfg.Groups) == 0 {
+		shareGroups = append(shareGroups, X25519)
 	}
-	hs.kx = kx
-	h.keyShares = []keyShare{{kx.group(), kx.share()}}
+	for _, g := range shareGroups {
+		kx, err := newClientKeyExchange(g, cfg.rand())
+		if err != nil {
+			return err
+		}
+		hs.kxs = append(hs.kxs, kx)
+		h.keyShares = append(h.keyShares, keyShare{kx.group(), kx.share()})
+	}
 
 	if len(cfg.Code) > 0 {
 		// CPace: client = initiator A; sid = ClientHello.random; CI binds
 		// the identities as sent (PROFILE.md section 2).
+		var err error
 		hs.pake, err = cpace.NewInitiator(&cpace.Inputs{
 			PRS: cfg.Code,
 			CI:  pakeContext(cfg.ClientIdentity, cfg.ServerIdentity),
@@ -318,14 +329,14 @@ func (hs *clientHandshakeState) processHelloRetryRequest() error {
 		if !slices.Contains(hs.hello.supportedGroups, g) || !groupSupported(g) {
 			return alertf(AlertIllegalParameter, "the HelloRetryRequest selected group %v, which was not offered", g)
 		}
-		if g == hs.kx.group() {
+		if slices.ContainsFunc(hs.kxs, func(k keyExchange) bool { return k.group() == g }) {
 			return alertf(AlertIllegalParameter, "the HelloRetryRequest selected group %v, for which a key share was sent", g)
 		}
 		kx, err := newClientKeyExchange(g, hs.c.config.rand())
 		if err != nil {
 			return err
 		}
-		hs.kx = kx
+		hs.kxs = []keyExchange{kx}
 	}
 	hs.suite = cipherSuiteByID(hrr.cipherSuite)
 	hs.c.suite = hs.suite
@@ -335,7 +346,10 @@ func (hs *clientHandshakeState) processHelloRetryRequest() error {
 	// cookie: same random, same pake extension byte for byte.
 	h2 := *hs.hello
 	h2.raw = nil
-	h2.keyShares = []keyShare{{hs.kx.group(), hs.kx.share()}}
+	h2.keyShares = nil
+	for _, kx := range hs.kxs {
+		h2.keyShares = append(h2.keyShares, keyShare{kx.group(), kx.share()})
+	}
 	h2.cookie = hrr.cookie
 	hs.hello = &h2
 	hs.c.state.DidHelloRetryRequest = true
@@ -368,9 +382,11 @@ func (hs *clientHandshakeState) processServerHello() error {
 	if !sh.has(extKeyShare) {
 		return alertf(AlertMissingExtension, "ServerHello has no key_share (psk_ke is not allowed)")
 	}
-	if sh.serverShare.group != hs.kx.group() {
-		return alertf(AlertIllegalParameter, "the server's key share is for group %v, not %v", sh.serverShare.group, hs.kx.group())
+	i := slices.IndexFunc(hs.kxs, func(k keyExchange) bool { return k.group() == sh.serverShare.group })
+	if i < 0 {
+		return alertf(AlertIllegalParameter, "the server's key share is for group %v, for which no share was sent", sh.serverShare.group)
 	}
+	hs.kx = hs.kxs[i]
 	switch {
 	case sh.hasPSK && sh.hasPAKE:
 		return alertf(AlertIllegalParameter, "the server selected both a PSK and the pake extension")

@@ -280,12 +280,21 @@ type bhGroupCase struct {
 }
 
 var bhGroupCases = []bhGroupCase{
-	{"x25519", nil, nil, false, X25519},
+	{"x25519", []CurveID{X25519}, []CurveID{X25519}, false, X25519},
+	// The defaults: the client sends hybrid and X25519 shares, the server
+	// prefers the hybrid.
+	{"defaults", nil, nil, false, X25519MLKEM768},
 	{"mlkem", []CurveID{X25519MLKEM768}, []CurveID{X25519MLKEM768, X25519}, false, X25519MLKEM768},
 	// The client's first share is X25519, the server prefers the hybrid.
 	{"hrr-to-mlkem", []CurveID{X25519, X25519MLKEM768}, []CurveID{X25519MLKEM768, X25519}, true, X25519MLKEM768},
 	// The client's first share is the hybrid, the server only has X25519.
 	{"hrr-to-x25519", []CurveID{X25519MLKEM768, X25519}, []CurveID{X25519}, true, X25519},
+	// With the default groups the client sends both shares, so a server
+	// with only X25519 needs no HelloRetryRequest.
+	{"default-client-to-x25519", nil, []CurveID{X25519}, false, X25519},
+	// A client with only the hybrid meets a server preferring X25519 but
+	// supporting both: no HelloRetryRequest, the hybrid is used.
+	{"mlkem-only-client", []CurveID{X25519MLKEM768}, []CurveID{X25519, X25519MLKEM768}, false, X25519MLKEM768},
 }
 
 type bhALPNCase struct {

@@ -204,6 +204,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	noPairing := fs.Bool("no-pairing", false, "do not let clients pair: every connection needs the code")
 	perDay := fs.Int("max-failures-per-day", 100, "most wrong-code attempts taken in any 24 hours")
 	free := fs.Int("free-failures", 5, "wrong codes in a row before the device makes clients wait (doubling each time, up to 15 minutes)")
+	preferPQ := fs.Bool("prefer-pq", false, "prefer the post-quantum hybrid X25519MLKEM768 over X25519 (costlier on small processors; both are always accepted)")
 	window := fs.Duration("pairing-window", 0, "if set, accept the code only this long after start, SIGUSR1 or 'open-pairing' (paired clients always work)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -266,7 +267,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	dcfg := &device.Config{Code: code, Identity: cf.identity, Logger: log, Attempts: limiter}
+	dcfg := &device.Config{Code: code, Identity: cf.identity, Logger: log, Attempts: limiter, PreferPostQuantum: *preferPQ}
 	if !*noPairing {
 		store := cf.pairingStore(*maxPairings)
 		n, err := store.RevokeOtherCodes(code)
