@@ -42,6 +42,7 @@ type clientHelloMsg struct {
 	supportedGroups      []CurveID
 	hasSupportedGroups   bool
 	hasSignatureAlgs     bool
+	signatureAlgs        []uint16 // sent only when set (not by tlspake clients in profile version 1)
 	alpnProtocols        []string
 	supportedVersions    []uint16
 	hasSupportedVersions bool
@@ -90,6 +91,16 @@ func (m *clientHelloMsg) marshal() []byte {
 					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 						for _, g := range m.supportedGroups {
 							b.AddUint16(uint16(g))
+						}
+					})
+				})
+			}
+			if len(m.signatureAlgs) > 0 {
+				b.AddUint16(extSignatureAlgorithms)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+						for _, a := range m.signatureAlgs {
+							b.AddUint16(a)
 						}
 					})
 				})
