@@ -200,13 +200,15 @@ func dialCode(ctx context.Context, addr string, code paircode.Code, opts *Option
 		cfg.Code = nil
 	}
 	cfg.PSKs = opts.PSKs
+	fromStore := false
 	if opts.Store != nil {
 		p, ok, err := opts.Store.Lookup(addr, opts.Identity)
-		if err != nil {
-			return nil, err
+		if err != nil && code.IsZero() {
+			return nil, err // with a code, a damaged store does not stop us
 		}
 		if ok {
 			cfg.PSKs = append(cfg.PSKs, p.PSK())
+			fromStore = true
 		}
 	}
 	if len(cfg.Code) == 0 && len(cfg.PSKs) == 0 {
@@ -219,7 +221,11 @@ func dialCode(ctx context.Context, addr string, code paircode.Code, opts *Option
 	c := tlspake.Client(raw, cfg)
 	if err := c.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, classify(addr, err, true)
+		e := classify(addr, err, true)
+		if e.Kind == NotPaired && !fromStore {
+			e.Kind = Protocol // a raw PSK, not a pairing: no label to go back to
+		}
+		return nil, e
 	}
 	if opts.OnHandshake != nil {
 		opts.OnHandshake(addr, c.ConnectionState())

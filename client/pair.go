@@ -34,6 +34,13 @@ func Pair(ctx context.Context, addr, code string, opts *Options) (tlspake.Pairin
 	}
 	store := o.Store
 	o.Store = nil // pair with the code alone
+	if store != nil {
+		// A store we cannot write would leave the device holding a
+		// pairing nobody can use: check it first.
+		if _, err := store.List(); err != nil {
+			return tlspake.Pairing{}, err
+		}
+	}
 	c, err := dialCode(ctx, addr, inv.Code, &o)
 	if err != nil {
 		return tlspake.Pairing{}, err
@@ -59,6 +66,9 @@ func Pair(ctx context.Context, addr, code string, opts *Options) (tlspake.Pairin
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode == http.StatusNotFound {
+		return tlspake.Pairing{}, fmt.Errorf("the device at %s does not accept pairings; give the code (-code) each time", addr)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return tlspake.Pairing{}, fmt.Errorf("the device at %s refused to pair: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
 	}

@@ -2,6 +2,7 @@ package device
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -89,7 +90,8 @@ func NewAttemptLimiter(path string, limits Limits) (*AttemptLimiter, error) {
 }
 
 // update runs fn on the state under the lock (and the file's lock) and
-// saves it.
+// saves it, unless it did not change: a flood of refused attempts must not
+// become a flood of flash writes.
 func (a *AttemptLimiter) update(fn func(st *limiterState)) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -99,14 +101,38 @@ func (a *AttemptLimiter) update(fn func(st *limiterState)) error {
 	}
 	var st limiterState
 	return jsonstore.Update(a.path, &st, func() error {
+		before := st.snapshot()
 		st.Version = 1
 		fn(&st)
+		if st.snapshot() == before {
+			return jsonstore.ErrUnchanged
+		}
 		return nil
 	})
 }
 
-// prune drops failures older than a day.
+// snapshot is a comparable summary of the state.
+func (st *limiterState) snapshot() string {
+	b := fmt.Appendf(nil, "%d|%d|%d|%d|", st.Version, st.Consecutive, st.LastFailure.UnixNano(), st.WindowUntil.UnixNano())
+	for _, t := range st.Failures {
+		b = fmt.Appendf(b, "%d,", t.UnixNano())
+	}
+	return string(b)
+}
+
+// prune drops failures older than a day, and pulls times that lie in the
+// future back to now: after the clock went backwards (a device booting
+// without a real-time clock), old failures must not lock the owner out
+// until the clock catches up.
 func (a *AttemptLimiter) prune(st *limiterState, now time.Time) {
+	for i, t := range st.Failures {
+		if t.After(now) {
+			st.Failures[i] = now
+		}
+	}
+	if st.LastFailure.After(now) {
+		st.LastFailure = now
+	}
 	st.Failures = slices.DeleteFunc(st.Failures, func(t time.Time) bool { return now.Sub(t) >= 24*time.Hour })
 }
 

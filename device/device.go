@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -54,6 +55,10 @@ type Config struct {
 	// Attempts, if set, limits attempts to guess the code (see
 	// AttemptLimiter). Strongly recommended for any product.
 	Attempts *AttemptLimiter
+	// FrontDoor, if set, answers ordinary TLS clients (no pake extension,
+	// no known pairing) with a page that explains how to pair, instead of
+	// an alert. Nil turns it off.
+	FrontDoor *FrontDoor
 	// Pairings, if set, lets clients paired earlier reconnect without the
 	// code (external PSK, PROFILE.md section 5). Serve the pairing
 	// endpoint with PairingHandler so that clients can pair.
@@ -130,7 +135,15 @@ func NewListener(inner net.Listener, cfg *Config) (net.Listener, error) {
 		max = 64
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	var front *frontDoorServer
+	if cfg.FrontDoor != nil {
+		if front, err = startFrontDoor(cfg.FrontDoor, inner.Addr()); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	l := &listener{
+		front:  front,
 		inner:  inner,
 		tcfg:   tcfg,
 		log:    cfg.logger(),
@@ -145,6 +158,7 @@ func NewListener(inner net.Listener, cfg *Config) (net.Listener, error) {
 }
 
 type listener struct {
+	front  *frontDoorServer
 	inner  net.Listener
 	tcfg   *tlspake.Config
 	log    *slog.Logger
@@ -217,7 +231,21 @@ func temporaryAcceptError(err error) bool {
 
 func (l *listener) handshake(raw net.Conn) {
 	defer l.wg.Done()
-	c := tlspake.Server(raw, l.tcfg)
+	conn := raw
+	if l.front != nil {
+		// Look at the ClientHello first: without pake or a known pairing,
+		// the connection goes to the front door.
+		raw.SetReadDeadline(time.Now().Add(l.tcfg.HandshakeTimeout))
+		read, msg, err := peekClientHello(raw)
+		raw.SetReadDeadline(time.Time{})
+		conn = &prefixConn{Conn: raw, prefix: read}
+		if err == nil && !routeToTLSPake(msg, l.tcfg.GetPSK) {
+			<-l.sem
+			l.front.hand(conn, l.ctx.Done())
+			return
+		}
+	}
+	c := tlspake.Server(conn, l.tcfg)
 	err := c.HandshakeContext(l.ctx)
 	<-l.sem
 	if err != nil {
@@ -253,6 +281,9 @@ func (l *listener) Close() error {
 	l.cancel()
 	err := l.inner.Close()
 	l.wg.Wait()
+	if l.front != nil {
+		l.front.close()
+	}
 	return err
 }
 
@@ -331,3 +362,5 @@ func Serve(ctx context.Context, l net.Listener, h http.Handler) error {
 	srv.Close()
 	return err
 }
+
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -107,6 +107,10 @@ func (s *PairingStore) read() (*pairingFile, error) {
 // Add keeps a pairing made with code.
 func (s *PairingStore) Add(p tlspake.Pairing, code paircode.Code, info PairingInfo) error {
 	return s.update(func(f *pairingFile) error {
+		id := hex.EncodeToString(p.ID)
+		if slices.ContainsFunc(f.Pairings, func(q storedPairing) bool { return q.ID == id }) {
+			return nil // already kept (a repeated request on one connection)
+		}
 		if len(f.Pairings) >= s.max {
 			return fmt.Errorf("%w (%d of %d)", ErrStoreFull, len(f.Pairings), s.max)
 		}

@@ -71,8 +71,13 @@ func read(path string, v any) error {
 	return nil
 }
 
+// ErrUnchanged, returned by an Update function, skips the write: nothing
+// changed, so the file (and a device's flash) is left alone.
+var ErrUnchanged = errors.New("jsonstore: unchanged")
+
 // Update reads the file into v (a pointer to a zero value), calls fn, and
 // if fn returns nil writes v back atomically, all under an exclusive lock.
+// If fn returns ErrUnchanged, nothing is written and Update returns nil.
 func Update(path string, v any, fn func() error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
@@ -86,6 +91,9 @@ func Update(path string, v any, fn func() error) error {
 		return err
 	}
 	if err := fn(); err != nil {
+		if errors.Is(err, ErrUnchanged) {
+			return nil
+		}
 		return err
 	}
 	b, err := json.MarshalIndent(v, "", "  ")

@@ -204,6 +204,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	noPairing := fs.Bool("no-pairing", false, "do not let clients pair: every connection needs the code")
 	perDay := fs.Int("max-failures-per-day", 100, "most wrong-code attempts taken in any 24 hours")
 	free := fs.Int("free-failures", 5, "wrong codes in a row before the device makes clients wait (doubling each time, up to 15 minutes)")
+	noFront := fs.Bool("no-front-door", false, "answer browsers and other plain-TLS clients with an alert instead of a page explaining how to pair")
 	preferPQ := fs.Bool("prefer-pq", false, "prefer the post-quantum hybrid X25519MLKEM768 over X25519 (costlier on small processors; both are always accepted)")
 	window := fs.Duration("pairing-window", 0, "if set, accept the code only this long after start, SIGUSR1 or 'open-pairing' (paired clients always work)")
 	if err := parse(fs, args); err != nil {
@@ -268,6 +269,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 	dcfg := &device.Config{Code: code, Identity: cf.identity, Logger: log, Attempts: limiter, PreferPostQuantum: *preferPQ}
+	if !*noFront {
+		cert, err := device.LoadOrCreateFrontDoorCertificate(filepath.Join(filepath.Dir(cf.file), "frontdoor.pem"), *name)
+		if err != nil {
+			return err
+		}
+		dcfg.FrontDoor = &device.FrontDoor{Certificate: cert, Name: *name}
+	}
 	if !*noPairing {
 		store := cf.pairingStore(*maxPairings)
 		n, err := store.RevokeOtherCodes(code)
@@ -338,11 +346,11 @@ var statusTmpl = template.Must(template.New("status").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>{{.Name}}</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 2em auto">
 <h1>{{.Name}}</h1>
-<p>This connection is authenticated with the code on the device's label: no certificate, no third party.</p>
+<p>This connection is authenticated {{.How}}: no certificate, no third party.</p>
 <table>
 <tr><td>Protocol</td><td>TLS 1.3, {{.Suite}}</td></tr>
 <tr><td>Key exchange</td><td>{{.Group}}</td></tr>
-<tr><td>Authentication</td><td>{{.PAKE}}</td></tr>
+<tr><td>Authentication</td><td>{{.Auth}}</td></tr>
 <tr><td>Device identity</td><td>{{if .Identity}}{{.Identity}}{{else}}(none){{end}}</td></tr>
 <tr><td>Up since</td><td>{{.Since}}</td></tr>
 </table>
@@ -357,10 +365,14 @@ func statusPage(name, identity string) http.Handler {
 			return
 		}
 		st, _ := device.ConnectionState(r)
+		how, auth := "with the code on the device's label", st.PAKEScheme.String()
+		if st.Auth == tlspake.AuthPSK {
+			how, auth = "with a pairing made earlier with the device's code", "pairing (TLS 1.3 external PSK)"
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		statusTmpl.Execute(w, map[string]string{
-			"Name": name, "Identity": identity, "Since": since,
-			"Suite": tlspake.CipherSuiteName(st.CipherSuite), "Group": st.Group.String(), "PAKE": st.PAKEScheme.String(),
+			"Name": name, "Identity": identity, "Since": since, "How": how, "Auth": auth,
+			"Suite": tlspake.CipherSuiteName(st.CipherSuite), "Group": st.Group.String(),
 		})
 	})
 }
