@@ -3,12 +3,13 @@ GO ?= go
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: all test check fmt vet staticcheck race vectors bench fuzz build demo
+.PHONY: all test check fmt vet staticcheck race vectors bench fuzz fuzz-smoke build demo
 
 all: test
 
-## test: everything CI runs: format, vet, staticcheck, race tests, vectors.
-test: fmt vet staticcheck race vectors
+## test: everything CI runs: format, vet, staticcheck, race tests, vectors,
+## and a short run of every fuzz target.
+test: fmt vet staticcheck race vectors fuzz-smoke
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -31,12 +32,18 @@ vectors:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./bench/
 
-## fuzz: run each fuzz target for FUZZTIME.
+## fuzz: run each fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=10m).
+## Crashers are written to the package's testdata/fuzz and fail later runs.
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    echo "== $$pkg $$t ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
 	  done; done
+
+## fuzz-smoke: every fuzz target briefly, as CI runs it.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=2s
 
 ## build: build the device daemon and the client CLI into bin/.
 build:
