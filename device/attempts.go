@@ -72,6 +72,7 @@ type limiterState struct {
 	LastFailure time.Time   `json:"last_failure"`
 	Failures    []time.Time `json:"failures_last_day"`
 	WindowUntil time.Time   `json:"pairing_window_until"`
+	WindowFrom  time.Time   `json:"pairing_window_from,omitzero"`
 }
 
 // NewAttemptLimiter returns a limiter whose state lives in the file at
@@ -132,6 +133,11 @@ func (a *AttemptLimiter) prune(st *limiterState, now time.Time) {
 	}
 	if st.LastFailure.After(now) {
 		st.LastFailure = now
+	}
+	if st.WindowFrom.After(now) {
+		// Opened "in the future": the clock went back, so the window's end
+		// means nothing any more. Close it.
+		st.WindowFrom, st.WindowUntil = time.Time{}, time.Time{}
 	}
 	st.Failures = slices.DeleteFunc(st.Failures, func(t time.Time) bool { return now.Sub(t) >= 24*time.Hour })
 }
@@ -231,11 +237,14 @@ func (a *AttemptLimiter) OpenPairingWindow(d time.Duration) error {
 	if d <= 0 {
 		return errors.New("device: a pairing window needs a positive duration")
 	}
-	return a.update(func(st *limiterState) { st.WindowUntil = a.limits.Now().Add(d) })
+	return a.update(func(st *limiterState) {
+		now := a.limits.Now()
+		st.WindowFrom, st.WindowUntil = now, now.Add(d)
+	})
 }
 
 // ClosePairingWindow stops accepting code attempts (with
 // Limits.RequireWindow) until the window is opened again.
 func (a *AttemptLimiter) ClosePairingWindow() error {
-	return a.update(func(st *limiterState) { st.WindowUntil = time.Time{} })
+	return a.update(func(st *limiterState) { st.WindowFrom, st.WindowUntil = time.Time{}, time.Time{} })
 }

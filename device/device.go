@@ -13,6 +13,7 @@ package device
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log"
@@ -231,22 +232,35 @@ func temporaryAcceptError(err error) bool {
 
 func (l *listener) handshake(raw net.Conn) {
 	defer l.wg.Done()
+	// One deadline, counted from accept, bounds everything done before the
+	// connection is handed on (the peek, either handshake).
+	ctx, cancel := context.WithTimeout(l.ctx, l.tcfg.HandshakeTimeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
 	conn := raw
 	if l.front != nil {
 		// Look at the ClientHello first: without pake or a known pairing,
-		// the connection goes to the front door.
-		raw.SetReadDeadline(time.Now().Add(l.tcfg.HandshakeTimeout))
+		// the connection goes to the front door, whose TLS handshake also
+		// runs here, inside this slot and this deadline.
+		raw.SetDeadline(deadline)
 		read, msg, err := peekClientHello(raw)
-		raw.SetReadDeadline(time.Time{})
 		conn = &prefixConn{Conn: raw, prefix: read}
 		if err == nil && !routeToTLSPake(msg, l.tcfg.GetPSK) {
+			tc := tls.Server(conn, l.front.tlsConfig)
+			herr := tc.HandshakeContext(ctx)
 			<-l.sem
-			l.front.hand(conn, l.ctx.Done())
+			if herr != nil {
+				raw.Close()
+				return
+			}
+			raw.SetDeadline(time.Time{})
+			l.front.hand(tc, l.ctx.Done())
 			return
 		}
+		raw.SetDeadline(time.Time{})
 	}
 	c := tlspake.Server(conn, l.tcfg)
-	err := c.HandshakeContext(l.ctx)
+	err := c.HandshakeContext(ctx)
 	<-l.sem
 	if err != nil {
 		l.log.Info("handshake failed", "remote", raw.RemoteAddr().String(), "reason", Describe(err))

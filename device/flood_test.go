@@ -7,6 +7,7 @@ package device
 import (
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -34,7 +35,11 @@ type floodListener struct {
 	accepted atomic.Int64
 	dropped  atomic.Int64 // closed before any Read
 	read     atomic.Int64 // read at least once (a handshake ran)
+	closed   atomic.Int64 // closed by the device (or after the peer left)
 }
+
+// open is how many accepted connections the device holds now.
+func (l *floodListener) open() int64 { return l.accepted.Load() - l.closed.Load() }
 
 func (l *floodListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -61,6 +66,7 @@ func (c *floodConn) Read(b []byte) (int, error) {
 
 func (c *floodConn) Close() error {
 	c.closeOnce.Do(func() {
+		c.l.closed.Add(1)
 		if !c.wasRead.Load() {
 			c.l.dropped.Add(1)
 		}
@@ -363,5 +369,245 @@ func TestListenerFlood(t *testing.T) {
 	}
 	if floodTook > 20*time.Second {
 		t.Errorf("the flood took %v to clear", floodTook)
+	}
+}
+
+// floodTLSClientHello returns the first record of a crypto/tls client's
+// handshake: an ordinary TLS ClientHello without pake, as a browser sends.
+func floodTLSClientHello(t *testing.T) []byte {
+	t.Helper()
+	a, b := net.Pipe()
+	defer b.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c := tls.Client(a, &tls.Config{ServerName: "device.local", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		c.Handshake() // fails once b is closed
+		a.Close()
+	}()
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(b, hdr); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
+	if _, err := io.ReadFull(b, body); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	<-done
+	if hdr[0] != 22 || body[0] != 1 {
+		t.Fatalf("not a ClientHello record: % x", hdr)
+	}
+	return append(hdr, body...)
+}
+
+// TestListenerFloodFrontDoor: with the front door on (the daemon's
+// default), 1,000 clients send a complete ordinary TLS ClientHello (no
+// pake) and then stall. MaxHandshakes bounds the handshakes the device
+// runs at once; the front door should not hold more than that either.
+func TestListenerFloodFrontDoor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 connections; skipped with -short")
+	}
+	n := 1000
+	if lim := raiseNoFile(t, 2*uint64(n)+256); lim < 2*uint64(n)+256 {
+		n = int(lim-256) / 2
+		t.Logf("RLIMIT_NOFILE is %d: flood scaled down to %d connections", lim, n)
+	}
+	const maxHandshakes = 64
+	const handshakeTimeout = 2 * time.Second
+
+	baseG := runtime.NumGoroutine()
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	baseHeap := ms.HeapInuse
+
+	code := newCode(t)
+	cert, err := LoadOrCreateFrontDoorCertificate(filepath.Join(t.TempDir(), "frontdoor.pem"), "Flooded printer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl := &floodListener{Listener: inner}
+	l, err := NewListener(fl, &Config{
+		Code:             code,
+		HandshakeTimeout: handshakeTimeout,
+		MaxHandshakes:    maxHandshakes,
+		FrontDoor:        &FrontDoor{Certificate: cert, Name: "Flooded printer"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, l, limHello{}) }()
+
+	hello := floodTLSClientHello(t)
+	var peakHeap uint64
+	var peakOpen int64
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peakHeap = max(peakHeap, m.HeapInuse)
+			peakOpen = max(peakOpen, fl.open())
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	// Each staller sends its ClientHello, reads what the device answers
+	// (ServerHello, certificate, signature: work the device did for it)
+	// and then holds the connection until release.
+	release := make(chan struct{})
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * time.Millisecond) // 1,000 per second
+			c, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if _, err := c.Write(hello); err != nil {
+				return
+			}
+			got := make(chan struct{})
+			go func() {
+				defer close(got)
+				buf := make([]byte, 4096)
+				if n, _ := c.Read(buf); n > 0 {
+					answered.Add(1)
+					io.Copy(io.Discard, c)
+				}
+			}()
+			select {
+			case <-release:
+			case <-got:
+			}
+			c.Close()
+			<-got
+		}()
+	}
+
+	// The legitimate client, once the flood is under way.
+	time.Sleep(300 * time.Millisecond)
+	legitStart := time.Now()
+	var legitTook time.Duration
+	var legitErr error
+	for time.Since(legitStart) < 15*time.Second {
+		c, err := dialPAKE(ctx, addr, code.PRS(), "")
+		if err == nil {
+			c.Close()
+			legitTook = time.Since(legitStart)
+			break
+		}
+		legitErr = err
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Let the whole flood arrive and every connection grow older than
+	// HandshakeTimeout, then see what the device still holds.
+	heldFor := time.Duration(n)*time.Millisecond + handshakeTimeout + 300*time.Millisecond
+	for time.Since(start) < heldFor {
+		time.Sleep(20 * time.Millisecond)
+	}
+	heldAtEnd := fl.open()
+	close(release)
+	wg.Wait()
+	close(stopSampling)
+	<-sampled
+	cancel()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	afterG := runtime.NumGoroutine()
+	for afterG > baseG && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		afterG = runtime.NumGoroutine()
+	}
+	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
+	t.Logf("FIGURE flood-frontdoor: %d plain-TLS ClientHellos (no pake) that stall, at 1,000/s, front door on, MaxHandshakes %d, HandshakeTimeout %v: the device held up to %d connections at once and still held %d when all were older than HandshakeTimeout (+%v), answered %d with a ServerHello+certificate+signature; %d dropped at once; legitimate pairing took %v; HeapInuse %.1f MiB before, peak %.1f MiB; goroutines %d before, %d after",
+		n, maxHandshakes, handshakeTimeout, peakOpen, heldAtEnd, heldFor.Round(100*time.Millisecond), answered.Load(), fl.dropped.Load(), legitTook.Round(time.Millisecond), mib(baseHeap), mib(peakHeap), baseG, afterG)
+	if legitTook == 0 {
+		t.Fatalf("legitimate client never paired: %v", legitErr)
+	}
+	if afterG > baseG {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("goroutines: %d after, %d before\n%s", afterG, baseG, buf[:runtime.Stack(buf, true)])
+	}
+	if peakOpen > 2*maxHandshakes || heldAtEnd > 0 {
+		t.Errorf("front-door connections escape MaxHandshakes and HandshakeTimeout: the listener frees the handshake slot before handing a non-pake ClientHello to the crypto/tls front door, whose handshake is bounded only by http.Server's 10s timeouts; %d stalled connections were held at once (MaxHandshakes %d), %d still held past HandshakeTimeout, each having cost an ECDSA signature; keep the slot until the front door's TLS handshake ends (or give it its own small bound) and bound that handshake by HandshakeTimeout", peakOpen, maxHandshakes, heldAtEnd)
+	}
+}
+
+// TestListenerSlowlorisHold measures how long one slowloris connection
+// (half a pake ClientHello, then nothing) holds a handshake slot, with and
+// without the front door: HandshakeTimeout should bound it either way.
+func TestListenerSlowlorisHold(t *testing.T) {
+	const handshakeTimeout = time.Second
+	code := newCode(t)
+	half := floodClientHello(t, code)
+	half = half[:len(half)/2]
+	cert, err := LoadOrCreateFrontDoorCertificate(filepath.Join(t.TempDir(), "frontdoor.pem"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func(front *FrontDoor) time.Duration {
+		l, err := Listen("tcp", "127.0.0.1:0", &Config{Code: code, HandshakeTimeout: handshakeTimeout, FrontDoor: front})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		c, err := net.DialTimeout("tcp", l.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		c.SetDeadline(start.Add(10 * time.Second))
+		if _, err := c.Write(half); err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, c)
+		return time.Since(start)
+	}
+	var plain, front time.Duration
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); plain = hold(nil) }()
+	go func() { defer wg.Done(); front = hold(&FrontDoor{Certificate: cert}) }()
+	wg.Wait()
+	t.Logf("FIGURE slowloris-hold: half a ClientHello then silence holds a handshake slot for %v without the front door, %v with it (HandshakeTimeout %v)", plain.Round(10*time.Millisecond), front.Round(10*time.Millisecond), handshakeTimeout)
+	if plain < handshakeTimeout-100*time.Millisecond || plain > handshakeTimeout+time.Second {
+		t.Errorf("without the front door the slot was held %v, want about %v", plain, handshakeTimeout)
+	}
+	if front > handshakeTimeout*3/2+500*time.Millisecond {
+		t.Errorf("with the front door a slowloris holds a handshake slot for %v, about twice HandshakeTimeout (%v): the listener's peekClientHello waits up to HandshakeTimeout, then tlspake's handshake starts its own full HandshakeTimeout; give the tlspake handshake only what is left (a deadline from the accept time)", front.Round(10*time.Millisecond), handshakeTimeout)
 	}
 }

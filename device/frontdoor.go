@@ -222,9 +222,10 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 
 // frontDoorServer serves the front door page on connections handed to it.
 type frontDoorServer struct {
-	ln  *chanListener
-	srv *http.Server
-	wg  sync.WaitGroup
+	ln        *chanListener // handed connections whose TLS handshake is done
+	tlsConfig *tls.Config
+	srv       *http.Server
+	wg        sync.WaitGroup
 }
 
 func startFrontDoor(f *FrontDoor, addr net.Addr) (*frontDoorServer, error) {
@@ -233,7 +234,7 @@ func startFrontDoor(f *FrontDoor, addr net.Addr) (*frontDoorServer, error) {
 	}
 	ln := &chanListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
 	tcfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{f.Certificate}, NextProtos: []string{"http/1.1"}}
-	s := &frontDoorServer{ln: ln, srv: &http.Server{
+	s := &frontDoorServer{ln: ln, tlsConfig: tcfg, srv: &http.Server{
 		Handler:           f.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       20 * time.Second,
@@ -246,7 +247,7 @@ func startFrontDoor(f *FrontDoor, addr net.Addr) (*frontDoorServer, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.srv.Serve(tls.NewListener(ln, tcfg))
+		s.srv.Serve(ln) // the listener's connections are *tls.Conn, already handshaken
 	}()
 	return s, nil
 }

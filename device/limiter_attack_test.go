@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,13 +27,20 @@ import (
 // or alert never blocks on the synchronous pipe.
 func limPipeHandshake(t *testing.T, gate tlspake.AttemptGate, serverCode, clientCode paircode.Code) (cerr, serr error) {
 	t.Helper()
+	return limPipeHandshakeConfig(t,
+		&tlspake.Config{Code: serverCode.PRS(), Attempts: gate, HandshakeTimeout: 15 * time.Second},
+		&tlspake.Config{Code: clientCode.PRS(), HandshakeTimeout: 15 * time.Second})
+}
+
+func limPipeHandshakeConfig(t *testing.T, scfg, ccfg *tlspake.Config) (cerr, serr error) {
+	t.Helper()
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	sc := tlspake.Server(b, &tlspake.Config{Code: serverCode.PRS(), Attempts: gate, HandshakeTimeout: 15 * time.Second})
-	cc := tlspake.Client(a, &tlspake.Config{Code: clientCode.PRS(), HandshakeTimeout: 15 * time.Second})
+	sc := tlspake.Server(b, scfg)
+	cc := tlspake.Client(a, ccfg)
 	drained := make(chan struct{}, 2)
 	drain := func(c net.Conn) {
 		io.Copy(io.Discard, c)
@@ -352,4 +361,116 @@ func mustRequest(t *testing.T, ctx context.Context, url string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// TestLimiterCountsEveryCodeAttempt: through real handshakes, each code
+// attempt counts once: a wrong code, an unknown identity (simulated
+// share), a handshake with a HelloRetryRequest, one the client abandons
+// after its ClientHello; a right code is cleared.
+func TestLimiterCountsEveryCodeAttempt(t *testing.T) {
+	clk := newLimClock()
+	lim, _ := newLimiter(t, clk, Limits{FreeFailures: 100})
+	code, wrong := newCode(t), newCode(t)
+	server := func() *tlspake.Config {
+		return &tlspake.Config{Code: code.PRS(), ServerIdentity: []byte("dev"), Attempts: lim, HandshakeTimeout: 10 * time.Second}
+	}
+	clientCfg := func(c paircode.Code, id string, groups ...tlspake.CurveID) *tlspake.Config {
+		return &tlspake.Config{Code: c.PRS(), ServerIdentity: []byte(id), Groups: groups, HandshakeTimeout: 10 * time.Second}
+	}
+	want := 0
+	check := func(what string) {
+		t.Helper()
+		// The server's done runs as its handshake ends; limPipeHandshake
+		// has waited for that.
+		if st := limStatus(t, lim); st.FailuresLastDay != want || st.Consecutive != want {
+			t.Fatalf("after %s: %+v, want %d failures", what, st, want)
+		}
+	}
+	cerr, serr := limPipeHandshakeConfig(t, server(), clientCfg(wrong, "dev"))
+	if !errors.Is(cerr, tlspake.ErrCodeMismatch) || !errors.Is(serr, tlspake.ErrCodeMismatch) {
+		t.Fatalf("wrong code: %v / %v", cerr, serr)
+	}
+	want++
+	check("a wrong code")
+
+	cerr, serr = limPipeHandshakeConfig(t, server(), clientCfg(code, "other"))
+	if !errors.Is(cerr, tlspake.ErrCodeMismatch) || !errors.Is(serr, tlspake.ErrCodeMismatch) {
+		t.Fatalf("unknown identity: %v / %v", cerr, serr)
+	}
+	want++
+	check("an unknown identity")
+
+	cerr, serr = limPipeHandshakeConfig(t, server(), clientCfg(wrong, "dev", tlspake.X25519MLKEM768, tlspake.X25519))
+	if !errors.Is(cerr, tlspake.ErrCodeMismatch) {
+		t.Fatalf("wrong code with HRR: %v / %v", cerr, serr)
+	}
+	want++
+	check("a wrong code with a HelloRetryRequest")
+
+	// A client that sends its ClientHello and goes away.
+	a, b := net.Pipe()
+	sres := make(chan error, 1)
+	go func() {
+		sres <- tlspake.Server(b, server()).HandshakeContext(t.Context())
+	}()
+	hello := floodClientHello(t, code)
+	a.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := a.Write(hello); err != nil {
+		t.Fatal(err)
+	}
+	// Read the ServerHello's record header: the attempt has been taken.
+	if _, err := io.ReadFull(a, make([]byte, 5)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if err := <-sres; err == nil {
+		t.Fatal("server handshake succeeded with a vanished client")
+	}
+	b.Close()
+	want++
+	check("a client that vanished after its ClientHello")
+
+	cerr, serr = limPipeHandshakeConfig(t, server(), clientCfg(code, "dev", tlspake.X25519MLKEM768, tlspake.X25519))
+	if cerr != nil || serr != nil {
+		t.Fatalf("right code with HRR: %v / %v", cerr, serr)
+	}
+	if st := limStatus(t, lim); st.FailuresLastDay != want || st.Consecutive != 0 {
+		t.Fatalf("after the right code: %+v, want %d failures in the day and 0 in a row", st, want)
+	}
+}
+
+// TestLimiterConcurrentBegins: attempts arriving at the same instant, from
+// many goroutines and two limiters on one file (two processes), get no
+// more than the free failures between them.
+func TestLimiterConcurrentBegins(t *testing.T) {
+	clk := newLimClock()
+	a, path := newLimiter(t, clk, Limits{})
+	b, err := NewAttemptLimiter(path, Limits{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var taken atomic.Int64
+	for i := range 40 {
+		lim := a
+		if i%2 == 1 {
+			lim = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if done, ok := lim.Begin(tlspake.AttemptInfo{}); ok {
+				taken.Add(1)
+				done(false)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := taken.Load(); n != 5 {
+		t.Fatalf("%d of 40 simultaneous attempts taken, want the 5 free ones", n)
+	}
+	if st := limStatus(t, a); st.FailuresLastDay != 5 || st.Consecutive != 5 {
+		t.Fatalf("state %+v", st)
+	}
+	t.Logf("FIGURE limiter-concurrent: 40 simultaneous code attempts over 2 limiters sharing a file: exactly 5 taken")
 }

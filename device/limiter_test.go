@@ -645,9 +645,14 @@ func TestLimiterRefusalWritesNothing(t *testing.T) {
 		}
 	})
 	statusWrites := limWrites(t, path, 5, func() { limStatus(t, a) })
-	t.Logf("FIGURE limiter-writes: 20 refused code attempts rewrote the state file %d times (fsync + rename each); 5 Status calls rewrote it %d times", refusedWrites, statusWrites)
-	if refusedWrites > 0 {
-		t.Error("AttemptLimiter.Begin rewrites (and fsyncs) the state file for every refused attempt, so a flood of ClientHellos becomes a flood of flash writes; update should skip the write when the state did not change")
+	t.Logf("FIGURE limiter-writes: 20 refused code attempts rewrote the state file %d times; 5 Status calls rewrote it %d times; a taken attempt is written", refusedWrites, statusWrites)
+	if refusedWrites > 0 || statusWrites > 0 {
+		t.Errorf("refused attempts or Status rewrote the state file (%d, %d times): a flood of ClientHellos becomes a flood of flash writes", refusedWrites, statusWrites)
+	}
+	// Changes are still written.
+	clk.Advance(limStatus(t, a).RetryAfter)
+	if w := limWrites(t, path, 1, func() { limBegin(t, a, false) }); w != 1 {
+		t.Fatalf("a taken attempt was not written (%d writes)", w)
 	}
 }
 
@@ -669,8 +674,39 @@ func TestLimiterClockBackwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := limStatus(t, b)
-	t.Logf("FIGURE limiter-clock: 6 failures, then the clock goes back to 1970: RetryAfter %v (%.0f years), %d failures still in the day", st.RetryAfter, st.RetryAfter.Hours()/24/365, st.FailuresLastDay)
+	t.Logf("FIGURE limiter-clock: 6 failures, then the clock goes back to 1970: RetryAfter %v, %d failures still in the day, %d in a row (not reset)", st.RetryAfter, st.FailuresLastDay, st.Consecutive)
 	if st.RetryAfter > 24*time.Hour {
-		t.Error("AttemptLimiter: after the clock goes backwards (device booting without RTC), failures stored with later times make RetryAfter last until the clock catches up (decades), locking the owner out; clamp stored times that lie in the future to now, or bound the wait by max(MaxDelay, 24h)")
+		t.Fatalf("after the clock went backwards the owner waits %v: locked out until the clock catches up", st.RetryAfter)
+	}
+	// The failures are not forgotten either: 6 in a row means a 4s wait
+	// from now, and they still count for the day.
+	if st.RetryAfter != 4*time.Second || st.FailuresLastDay != 6 || st.Consecutive != 6 {
+		t.Fatalf("after the clock went backwards: %+v, want a 4s wait and the 6 failures kept", st)
+	}
+	clk.Advance(st.RetryAfter)
+	if !limBegin(t, b, true) {
+		t.Fatal("owner refused after the wait")
+	}
+}
+
+// TestLimiterClockBackwardsWindow: the same reboot without a real-time
+// clock must not leave a pairing window open until the clock catches up
+// with the window's end (decades with RequireWindow bypassed).
+func TestLimiterClockBackwardsWindow(t *testing.T) {
+	clk := newLimClock()
+	a, path := newLimiter(t, clk, Limits{RequireWindow: true})
+	if err := a.OpenPairingWindow(10 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(time.Unix(0, 0).UTC())
+	b, err := NewAttemptLimiter(path, Limits{RequireWindow: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := limStatus(t, b)
+	left := st.WindowUntil.Sub(clk.Now())
+	t.Logf("FIGURE limiter-clock-window: a 10m pairing window opened, then the clock goes back to 1970: WindowOpen %v, open for another %.0f years", st.WindowOpen, left.Hours()/24/365)
+	if st.WindowOpen && left > 10*time.Minute {
+		t.Errorf("AttemptLimiter: after the clock goes backwards (reboot without RTC) a pairing window opened earlier stays open until the clock reaches its end (%v from now), bypassing RequireWindow; clamp WindowUntil to now plus the longest window when it lies further ahead (e.g. store the opening time and treat a window opened in the future as closed)", left.Round(time.Hour))
 	}
 }

@@ -105,6 +105,13 @@ func Update(path string, v any, fn func() error) error {
 
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
+	// Temporary files left by a process killed mid-write (under the lock,
+	// so none is in use now) are removed.
+	if old, _ := filepath.Glob(filepath.Join(dir, "."+filepath.Base(path)+".tmp*")); len(old) > 0 {
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err

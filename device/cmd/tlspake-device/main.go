@@ -530,13 +530,15 @@ func openPairing(args []string, stderr io.Writer) error {
 }
 
 func attempts(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("attempts", stderr, "Usage: tlspake-device attempts [flags]\n\nShow the wrong-code limiter's state.\n\nFlags:\n")
+	fs := newFlagSet("attempts", stderr, "Usage: tlspake-device attempts [flags]\n\nShow the wrong-code limiter's state (give the daemon's limit flags, if it\nwas started with other values, for the waiting time to match).\n\nFlags:\n")
 	var cf codeFlags
 	cf.register(fs)
+	perDay := fs.Int("max-failures-per-day", 100, "the daemon's -max-failures-per-day")
+	free := fs.Int("free-failures", 5, "the daemon's -free-failures")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	l, err := cf.limiter(device.Limits{})
+	l, err := cf.limiter(device.Limits{MaxPerDay: max(*perDay, 1), FreeFailures: max(*free, 0)})
 	if err != nil {
 		return err
 	}
