@@ -520,22 +520,9 @@ func (hs *clientHandshakeState) readEncryptedExtensions() error {
 
 func (hs *clientHandshakeState) readServerFinished() error {
 	c := hs.c
-	msg, err := c.readHandshake()
+	msg, err := c.readFinished(hs.suite.hash, hs.sHSSecret, hs.transcript.h, "server")
 	if err != nil {
 		return err
-	}
-	if msg[0] != typeFinished {
-		// A PAKE-only flight has no Certificate, CertificateRequest or
-		// CertificateVerify (PROFILE.md section 3).
-		return alertf(AlertUnexpectedMessage, "expected Finished, got handshake message %d", msg[0])
-	}
-	want := finishedVerifyData(hs.suite.hash, hs.sHSSecret, hs.transcript.h)
-	if !verifyFinished(msg[4:], want) {
-		a := alertf(AlertDecryptError, "the server's Finished did not verify")
-		if c.pakeInFlight {
-			return &codeMismatchError{a}
-		}
-		return a
 	}
 	hs.transcript.add(msg)
 	c.allowCCS = false

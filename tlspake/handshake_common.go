@@ -1,6 +1,7 @@
 package tlspake
 
 import (
+	"crypto"
 	"crypto/hmac"
 	"hash"
 
@@ -75,6 +76,30 @@ func pskBinder(psk *PSK, prior hash.Hash, truncatedHello []byte) []byte {
 	clear(early)
 	clear(bk)
 	return out
+}
+
+// readFinished reads the peer's Finished and checks it against the
+// transcript so far, with the peer's handshake traffic secret. A PAKE-only
+// flight has no Certificate, CertificateRequest or CertificateVerify
+// (PROFILE.md section 3), so anything else is unexpected. A Finished that
+// decrypts but does not verify is a decrypt_error, and, during a PAKE
+// handshake, a code mismatch.
+func (c *Conn) readFinished(h crypto.Hash, peerSecret []byte, t hash.Hash, peer string) ([]byte, error) {
+	msg, err := c.readHandshake()
+	if err != nil {
+		return nil, err
+	}
+	if msg[0] != typeFinished {
+		return nil, alertf(AlertUnexpectedMessage, "expected Finished, got handshake message %d", msg[0])
+	}
+	if !verifyFinished(msg[4:], finishedVerifyData(h, peerSecret, t)) {
+		a := alertf(AlertDecryptError, "the %s's Finished did not verify", peer)
+		if c.pakeInFlight {
+			return nil, &codeMismatchError{a}
+		}
+		return nil, a
+	}
+	return msg, nil
 }
 
 // verifyFinished compares verify data in constant time.

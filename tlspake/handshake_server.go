@@ -530,20 +530,8 @@ func (hs *serverHandshakeState) sendServerFlight() error {
 
 func (hs *serverHandshakeState) readClientFinished() error {
 	c := hs.c
-	msg, err := c.readHandshake()
-	if err != nil {
+	if _, err := c.readFinished(hs.suite.hash, hs.cHSSecret, hs.transcript.h, "client"); err != nil {
 		return err
-	}
-	if msg[0] != typeFinished {
-		return alertf(AlertUnexpectedMessage, "expected Finished, got handshake message %d", msg[0])
-	}
-	want := finishedVerifyData(hs.suite.hash, hs.cHSSecret, hs.transcript.h)
-	if !verifyFinished(msg[4:], want) {
-		a := alertf(AlertDecryptError, "the client's Finished did not verify")
-		if c.pakeInFlight {
-			return &codeMismatchError{a}
-		}
-		return a
 	}
 	c.allowCCS = false
 	c.pakeInFlight = false
