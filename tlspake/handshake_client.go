@@ -306,8 +306,11 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 				return alertf(AlertUnsupportedExtension, "a HelloRetryRequest carries the pake extension")
 			}
 		case extPreSharedKey:
-			if hrr || !hs.hello.hasPSK {
+			if !hs.hello.hasPSK {
 				return alertf(AlertUnsupportedExtension, "the server selected a PSK that was not offered")
+			}
+			if hrr {
+				return alertf(AlertIllegalParameter, "pre_shared_key is not allowed in a HelloRetryRequest")
 			}
 		case extServerName, extSupportedGroups, extSignatureAlgorithms, extALPN, extPadding, extEarlyData, extPSKModes:
 			// Known, but not allowed here (RFC 8446 4.2).

@@ -149,7 +149,9 @@ func (c *Conn) readRecord() (uint8, []byte, error) {
 		// A compatibility change_cipher_spec (RFC 8446 5, D.4) is dropped
 		// while the handshake allows it.
 		if typ == recordTypeChangeCipherSpec {
-			if !c.allowCCS || len(body) != 1 || body[0] != 1 {
+			if !c.allowCCS || len(body) != 1 || body[0] != 1 || len(c.hand) > 0 {
+				// Not allowed at all, malformed, or between two fragments of
+				// a handshake message (RFC 8446 5.1).
 				return 0, nil, c.fatal(alertf(AlertUnexpectedMessage, "unexpected change_cipher_spec record"))
 			}
 			continue

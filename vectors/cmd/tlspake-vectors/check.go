@@ -48,7 +48,9 @@ type checker func(fsys fs.FS, name string) (summary string, err error)
 // of its files. To add a kind of vector file, create its subdirectory and
 // register its checker here.
 var checkers = map[string]checker{
-	"cpace": checkCPaceFile,
+	"cpace":     checkCPaceFile,
+	"handshake": checkHandshakeFile,
+	"negative":  checkNegativeFile,
 }
 
 // skipDir reports whether the directory at slash path p of the vectors

@@ -5,6 +5,9 @@
 //
 //	tlspake-vectors check [-dir DIR]
 //	tlspake-vectors cpace < inputs.json
+//	tlspake-vectors generate [-dir DIR] [FILE...]
+//	tlspake-vectors serve -vector FILE -listen ADDR
+//	tlspake-vectors connect -vector FILE ADDR
 //	tlspake-vectors help [command]
 //
 // The check command verifies every vector file under DIR (by default the
@@ -71,6 +74,24 @@ func init() {
 			run:     runCPace,
 		},
 		{
+			name:    "generate",
+			summary: "compute the handshake vectors' outputs from their inputs",
+			usage:   generateUsage,
+			run:     runGenerate,
+		},
+		{
+			name:    "serve",
+			summary: "act as a handshake vector's server over TCP and compare",
+			usage:   serveUsage,
+			run:     runServe,
+		},
+		{
+			name:    "connect",
+			summary: "act as a handshake vector's client over TCP and compare",
+			usage:   connectUsage,
+			run:     runConnect,
+		},
+		{
 			name:    "help",
 			summary: "show help for the tool or for one command",
 			usage:   "usage: " + progName + " help [command]\n\nhelp shows the list of commands, or the detailed help of one command.\n",
@@ -79,8 +100,18 @@ func init() {
 	}
 }
 
+// hiddenCommands are commands for the project's maintainers (such as
+// generators run by go generate): they run like the others but the help
+// does not list them. Files that define one add it in their init.
+var hiddenCommands []*command
+
 func lookupCommand(name string) *command {
 	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	for _, c := range hiddenCommands {
 		if c.name == name {
 			return c
 		}
@@ -114,7 +145,7 @@ func writeUsage(w io.Writer) {
 	fmt.Fprintf(w, "%s checks the project's conformance test vectors and computes CPace values.\n\n", progName)
 	fmt.Fprintf(w, "Usage:\n\n\t%s <command> [arguments]\n\nThe commands are:\n\n", progName)
 	for _, c := range commands {
-		fmt.Fprintf(w, "\t%-6s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "\t%-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nUse \"%s help <command>\" for more information about a command.\n", progName)
 	fmt.Fprintf(w, "Exit status: 0 success, 1 a vector failed or CPace aborted, 2 usage error.\n")
