@@ -129,6 +129,9 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		close(interrupted)
 	})
 
+	if r := tracehook.KeyUpdaterReceiver(ctx); r != nil {
+		r(c.updateKeys)
+	}
 	c.in.Lock()
 	if t := tracehook.From(ctx); t != nil {
 		c.trace = t

@@ -22,3 +22,22 @@ func From(ctx context.Context) Tracer {
 	t, _ := ctx.Value(key{}).(Tracer)
 	return t
 }
+
+// KeyUpdater sends a KeyUpdate on a connection (asking the peer to update
+// too when requestUpdate is set).
+type KeyUpdater func(requestUpdate bool) error
+
+type keyUpdaterKey struct{}
+
+// WithKeyUpdater returns a context that hands the connection's KeyUpdater
+// to recv when the handshake starts, so the vector tool can send a
+// KeyUpdate at a fixed point of an application exchange.
+func WithKeyUpdater(ctx context.Context, recv func(KeyUpdater)) context.Context {
+	return context.WithValue(ctx, keyUpdaterKey{}, recv)
+}
+
+// KeyUpdaterReceiver returns the receiver in ctx, or nil.
+func KeyUpdaterReceiver(ctx context.Context) func(KeyUpdater) {
+	r, _ := ctx.Value(keyUpdaterKey{}).(func(KeyUpdater))
+	return r
+}

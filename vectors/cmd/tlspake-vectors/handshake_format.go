@@ -306,7 +306,7 @@ type step struct {
 	requestUpdate bool
 }
 
-// inputError is an error about one input value, named by its path.
+// inputErrors collects errors about input values, each named by its path.
 type inputErrors []string
 
 func (e *inputErrors) addf(path, format string, args ...any) {
@@ -440,7 +440,7 @@ func decodePSKs(errs *inputErrors, path string, in []hsPSK) ([]tlspake.PSK, []st
 // validateInputs decodes and checks a vector's inputs.
 func validateInputs(in *hsInputs) (*hsValidated, error) {
 	var errs inputErrors
-	v := &hsValidated{exporter: in.Exporter}
+	v := &hsValidated{}
 	if in.Exporter != nil {
 		e := *in.Exporter
 		v.exporter = &e

@@ -113,16 +113,6 @@ func loadVector(name string) (*hsFile, *hsValidated, string, error) {
 	return f, v, label, nil
 }
 
-// checkRunnable refuses a vector whose steps this build cannot perform as
-// party.
-func checkRunnable(v *hsValidated, party string) error {
-	for _, st := range v.steps {
-		if st.from == party && st.typ == stepKeyUpdate && !keyUpdateSupported() {
-			return fmt.Errorf("%s: %v", st.path, errNoKeyUpdate)
-		}
-	}
-	return nil
-}
 
 func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	c := lookupCommand("serve")
@@ -140,9 +130,6 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	f, v, label, err := loadVector(*vec)
-	if err == nil {
-		err = checkRunnable(v, "server")
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s serve: %v\n", progName, err)
 		return exitUsage
@@ -183,9 +170,6 @@ func runConnect(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	f, v, label, err := loadVector(*vec)
-	if err == nil {
-		err = checkRunnable(v, "client")
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s connect: %v\n", progName, err)
 		return exitUsage

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -256,92 +257,101 @@ func TestHandshakeCheckNamesEveryChangedValue(t *testing.T) {
 	dir, names := handshakeFiles(t)
 	fsys := os.DirFS(dir)
 	hexRE := regexp.MustCompile(`^"[0-9a-f]+"$`)
-	mutations := 0
 	for _, n := range names {
-		name := handshakeDir + "/" + n
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
+		t.Run(n, func(t *testing.T) {
+			t.Parallel()
+			checkEveryChange(t, fsys, n, hexRE)
+		})
+	}
+}
+
+// checkEveryChange changes one byte of every value and key of the vector
+// file n in turn and requires check to name what changed.
+func checkEveryChange(t *testing.T, fsys fs.FS, n string, hexRE *regexp.Regexp) {
+	mutations := 0
+	name := handshakeDir + "/" + n
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &hsChecker{}
+	if _, err := c.check(fsys, name, data); err != nil {
+		t.Fatalf("%s: %v", n, err)
+	}
+	for _, tok := range jsonTokens(t, data) {
+		raw := string(data[tok.start:tok.end])
+		if raw == "true" || raw == "false" || raw == `""` {
+			continue // no one-byte change keeps these well formed
 		}
-		c := &hsChecker{}
-		if _, err := c.check(fsys, name, data); err != nil {
-			t.Fatalf("%s: %v", n, err)
-		}
-		for _, tok := range jsonTokens(t, data) {
-			raw := string(data[tok.start:tok.end])
-			if raw == "true" || raw == "false" || raw == `""` {
-				continue // no one-byte change keeps these well formed
-			}
-			// The last character of the token's text, and for hex
-			// inputs also the second (the low bits of the first byte,
-			// which clamping would clear in a scalar).
-			positions := []int{tok.end - 1}
-			if strings.HasPrefix(raw, `"`) {
-				positions = []int{tok.end - 2}
-				if !tok.key && strings.HasPrefix(tok.path, "inputs.") && hexRE.MatchString(raw) && len(raw) > 4 {
-					positions = append(positions, tok.start+2)
-				}
-			}
-			for _, pos := range positions {
-				if strings.HasSuffix(tok.path, ".mlkem_seed") && pos > tok.start+64 {
-					// z, the second half of the seed, affects no output
-					// of a vector whose client never decapsulates (see
-					// vectors/README.md); change d instead.
-					pos = tok.start + 64
-				}
-				mut := bytes.Clone(data)
-				mut[pos] = changeByte(mut[pos])
-				mutations++
-				_, err := c.check(fsys, name, mut)
-				what := fmt.Sprintf("%s: changing byte %d (%q to %q) in %s", n, pos, data[pos], mut[pos], tok.path)
-				if err != nil && strings.Contains(err.Error(), "not valid JSON") {
-					t.Errorf("%s: the change should keep the JSON valid: %v", what, err)
-					continue
-				}
-				if err == nil {
-					t.Errorf("%s: check passes", what)
-					continue
-				}
-				msg := err.Error()
-				switch {
-				case tok.key:
-					key := tok.path[strings.LastIndexAny(tok.path, ".")+1:]
-					if i := strings.LastIndex(key, "["); i >= 0 {
-						key = key[:i]
-					}
-					mutKey := key[:len(key)-1] + string(changeByte(key[len(key)-1]))
-					if !strings.Contains(msg, mutKey) && !strings.Contains(msg, key) {
-						t.Errorf("%s: message does not name the key: %s", what, msg)
-					}
-				case strings.HasPrefix(tok.path, "inputs."):
-					if !strings.Contains(msg, tok.path) && !strings.Contains(msg, "outputs.") && !strings.Contains(msg, "description") {
-						t.Errorf("%s: message names neither the input nor a value it changes: %s", what, msg)
-					}
-				default:
-					if !strings.Contains(msg, tok.path) {
-						t.Errorf("%s: message does not name %s: %s", what, tok.path, msg)
-					}
-				}
+		// The last character of the token's text, and for hex
+		// inputs also the second (the low bits of the first byte,
+		// which clamping would clear in a scalar).
+		positions := []int{tok.end - 1}
+		if strings.HasPrefix(raw, `"`) {
+			positions = []int{tok.end - 2}
+			if !tok.key && strings.HasPrefix(tok.path, "inputs.") && hexRE.MatchString(raw) && len(raw) > 4 {
+				positions = append(positions, tok.start+2)
 			}
 		}
-		// Formatting: a changed space or an upper-case hex digit keeps
-		// every value but is not canonical.
-		upper := bytes.Clone(data)
-		if loc := regexp.MustCompile(`"key": "[0-9a-f]+"`).FindIndex(upper); loc != nil {
-			value := upper[loc[0]+len(`"key": "`) : loc[1]-1]
-			copy(value, bytes.ToUpper(value))
-		}
-		for _, mut := range [][]byte{
-			bytes.Replace(data, []byte("\n  "), []byte("\n\t"), 1),
-			upper,
-		} {
-			if bytes.Equal(mut, data) {
+		for _, pos := range positions {
+			if strings.HasSuffix(tok.path, ".mlkem_seed") && pos > tok.start+64 {
+				// z, the second half of the seed, affects no output
+				// of a vector whose client never decapsulates (see
+				// vectors/README.md); change d instead.
+				pos = tok.start + 64
+			}
+			mut := bytes.Clone(data)
+			mut[pos] = changeByte(mut[pos])
+			mutations++
+			_, err := c.check(fsys, name, mut)
+			what := fmt.Sprintf("%s: changing byte %d (%q to %q) in %s", n, pos, data[pos], mut[pos], tok.path)
+			if err != nil && strings.Contains(err.Error(), "not valid JSON") {
+				t.Errorf("%s: the change should keep the JSON valid: %v", what, err)
 				continue
 			}
-			_, err := c.check(fsys, name, mut)
-			if err == nil || !strings.Contains(err.Error(), "canonical form") {
-				t.Errorf("%s: reformatted file: got %v, want a canonical form error", n, err)
+			if err == nil {
+				t.Errorf("%s: check passes", what)
+				continue
 			}
+			msg := err.Error()
+			switch {
+			case tok.key:
+				key := tok.path[strings.LastIndexAny(tok.path, ".")+1:]
+				if i := strings.LastIndex(key, "["); i >= 0 {
+					key = key[:i]
+				}
+				mutKey := key[:len(key)-1] + string(changeByte(key[len(key)-1]))
+				if !strings.Contains(msg, mutKey) && !strings.Contains(msg, key) {
+					t.Errorf("%s: message does not name the key: %s", what, msg)
+				}
+			case strings.HasPrefix(tok.path, "inputs."):
+				if !strings.Contains(msg, tok.path) && !strings.Contains(msg, "outputs.") && !strings.Contains(msg, "description") {
+					t.Errorf("%s: message names neither the input nor a value it changes: %s", what, msg)
+				}
+			default:
+				if !strings.Contains(msg, tok.path) {
+					t.Errorf("%s: message does not name %s: %s", what, tok.path, msg)
+				}
+			}
+		}
+	}
+	// Formatting: a changed space or an upper-case hex digit keeps
+	// every value but is not canonical.
+	upper := bytes.Clone(data)
+	if loc := regexp.MustCompile(`"key": "[0-9a-f]+"`).FindIndex(upper); loc != nil {
+		value := upper[loc[0]+len(`"key": "`) : loc[1]-1]
+		copy(value, bytes.ToUpper(value))
+	}
+	for _, mut := range [][]byte{
+		bytes.Replace(data, []byte("\n  "), []byte("\n\t"), 1),
+		upper,
+	} {
+		if bytes.Equal(mut, data) {
+			continue
+		}
+		_, err := c.check(fsys, name, mut)
+		if err == nil || !strings.Contains(err.Error(), "canonical form") {
+			t.Errorf("%s: reformatted file: got %v, want a canonical form error", n, err)
 		}
 	}
 	t.Logf("%d one-byte changes, each detected", mutations)
@@ -490,27 +500,20 @@ func TestHandshakeInputErrors(t *testing.T) {
 			}
 		})
 	}
-	if !keyUpdateSupported() {
-		f := *f0
-		yes := true
-		f.Inputs.Application = append([]hsStep{{From: "server", Type: stepKeyUpdate, RequestUpdate: &yes}}, f.Inputs.Application...)
-		f.Inputs.Application[0], f.Inputs.Application[1] = f.Inputs.Application[1], f.Inputs.Application[0]
-		if _, err := regenerate(&f, nil); err == nil || !strings.Contains(err.Error(), errNoKeyUpdate.Error()) {
-			t.Errorf("key_update step without the hook: got %v", err)
-		}
-	}
 }
 
 // TestHandshakeKeyUpdate generates a vector with KeyUpdates once the core
 // offers the trigger (handshake_keyupdate.go).
 func TestHandshakeKeyUpdate(t *testing.T) {
-	if !keyUpdateSupported() {
-		t.Skip("the core offers no KeyUpdate trigger yet; see handshake_keyupdate.go")
-	}
 	dir, _ := handshakeFiles(t)
 	f, _ := readVector(t, dir, "aes-128-gcm-sha256.json")
 	yes, no := true, false
-	a := f.Inputs.Application
+	var a []hsStep // the exchange without its own KeyUpdate
+	for _, st := range f.Inputs.Application {
+		if st.Type != stepKeyUpdate {
+			a = append(a, st)
+		}
+	}
 	f.Inputs.Application = []hsStep{a[0], a[1],
 		{From: "client", Type: stepKeyUpdate, RequestUpdate: &yes}, a[2],
 		{From: "server", Type: stepKeyUpdate, RequestUpdate: &no}, a[3], a[4], a[5]}
@@ -608,15 +611,19 @@ func TestHandshakeServeConnect(t *testing.T) {
 	}
 }
 
-// plainSteps runs the client's side of the exchange with the plain API.
-func plainSteps(c *tlspake.Conn, v *hsValidated) error {
+// plainSteps runs party's side of the exchange with the plain API.
+func plainSteps(c *tlspake.Conn, update func(bool) error, v *hsValidated, party string) error {
 	for _, st := range v.steps {
 		switch {
-		case st.from == "client" && st.typ == stepData:
+		case st.from == party && st.typ == stepKeyUpdate:
+			if err := update(st.requestUpdate); err != nil {
+				return err
+			}
+		case st.from == party && st.typ == stepData:
 			if _, err := c.Write(st.data); err != nil {
 				return err
 			}
-		case st.from == "client" && st.typ == stepCloseWrite:
+		case st.from == party && st.typ == stepCloseWrite:
 			if err := c.CloseWrite(); err != nil {
 				return err
 			}
@@ -653,12 +660,13 @@ func TestHandshakeServeWithPlainClient(t *testing.T) {
 			conn.SetDeadline(time.Now().Add(20 * time.Second))
 			cfg := clientConfig(&v.client, &randStream{party: "client", vals: v.client.random})
 			c := tlspake.Client(conn, cfg)
-			herr := c.HandshakeContext(t.Context())
+			var update func(bool) error
+			herr := c.HandshakeContext(withKeyUpdater(t.Context(), func(u func(bool) error) { update = u }))
 			if f.Outputs.Client.Result.Completed {
 				if herr != nil {
 					t.Fatal(herr)
 				}
-				if err := plainSteps(c, v); err != nil {
+				if err := plainSteps(c, update, v, "client"); err != nil {
 					t.Fatal(err)
 				}
 			} else if herr == nil {
@@ -668,6 +676,52 @@ func TestHandshakeServeWithPlainClient(t *testing.T) {
 			status, out := wait()
 			if status != exitOK || !strings.Contains(out, "PASS handshake/"+n+" as the server") {
 				t.Errorf("serve: status %d\n%s", status, out)
+			}
+		})
+	}
+}
+
+// TestHandshakeConnectWithPlainServer runs connect against a plain
+// tlspake.Server configured with the vector's inputs.
+func TestHandshakeConnectWithPlainServer(t *testing.T) {
+	dir, _ := handshakeFiles(t)
+	for _, n := range []string{"aes-256-gcm-sha384.json", "two-key-shares.json", "unknown-identity.json"} {
+		t.Run(n, func(t *testing.T) {
+			f, v := readVector(t, dir, n)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			done := make(chan error, 1)
+			go func() {
+				conn, err := ln.Accept()
+				if err != nil {
+					done <- err
+					return
+				}
+				defer conn.Close()
+				conn.SetDeadline(time.Now().Add(20 * time.Second))
+				c := tlspake.Server(conn, serverConfig(&v.server, &randStream{party: "server", vals: v.server.random}))
+				var update func(bool) error
+				herr := c.HandshakeContext(withKeyUpdater(context.Background(), func(u func(bool) error) { update = u }))
+				switch {
+				case f.Outputs.Server.Result.Completed && herr != nil:
+					done <- herr
+				case f.Outputs.Server.Result.Completed:
+					done <- plainSteps(c, update, v, "server")
+				case herr == nil:
+					done <- fmt.Errorf("the handshake completed; the vector says it fails")
+				default:
+					done <- nil
+				}
+			}()
+			status, stdout, stderr := runTool(t, "", "connect", "-vector", filepath.Join(dir, handshakeDir, n), "-timeout", "20s", ln.Addr().String())
+			if err := <-done; err != nil {
+				t.Errorf("plain server: %v", err)
+			}
+			if status != exitOK || !strings.Contains(stdout, "PASS handshake/"+n+" as the client") {
+				t.Errorf("connect: status %d\n%s%s", status, stdout, stderr)
 			}
 		})
 	}
