@@ -113,7 +113,6 @@ func loadVector(name string) (*hsFile, *hsValidated, string, error) {
 	return f, v, label, nil
 }
 
-
 func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	c := lookupCommand("serve")
 	fs := newFlagSet(c.name)
