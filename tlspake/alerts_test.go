@@ -1397,7 +1397,7 @@ func TestAlertsClientRawServer(t *testing.T) {
 			hrr.hasPAKE = true
 			hrr.pake = (&pakeServerHello{pakeShare{PAKECPaceX25519SHA512, make([]byte, 32)}}).marshal()
 			s.writePlain(recordTypeHandshake, hrr.marshal())
-		}, AlertUnsupportedExtension, false},
+		}, alertPAKEInHelloRetryRequest, false}, // illegal_parameter: see spec_choices.go
 		{"second HelloRetryRequest", hrrConfig, func(s *alServer) {
 			s.writePlain(recordTypeHandshake, s.hrr(X25519MLKEM768).marshal())
 			s.readHello()

@@ -303,7 +303,7 @@ func (hs *clientHandshakeState) checkServerHelloCommon(sh *serverHelloMsg) error
 			}
 		case ExtensionPAKE:
 			if hrr {
-				return alertf(AlertUnsupportedExtension, "a HelloRetryRequest carries the pake extension")
+				return alertf(alertPAKEInHelloRetryRequest, "a HelloRetryRequest carries the pake extension")
 			}
 		case extPreSharedKey:
 			if !hs.hello.hasPSK {

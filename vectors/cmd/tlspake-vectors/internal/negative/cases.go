@@ -417,10 +417,10 @@ func genServerHelloFile() *fileBuilder {
 		mut(&h)
 		return hsRecord(h.message())
 	}
-	cli("hrr-carries-pake", "a HelloRetryRequest with a pake extension (PROFILE.md Alerts: it never may)",
+	cli("hrr-carries-pake", "a HelloRetryRequest with a pake extension (PROFILE.md Alerts: it never may). PROFILE.md's table says unsupported_extension, but RFC 8446 4.2 requires illegal_parameter for an offered, recognised extension in a message where it is not specified (4.1.4's unsupported_extension is for extensions not offered); this implementation follows the RFC (tlspake/spec_choices.go)",
 		editHRR(groupX25519MLKEM768, func(h *serverHello) {
 			h.exts = append(h.exts, ext{extPAKE, pakeServerHello(pakeShare{schemeCPace, s.yb})})
-		}), alert("unsupported_extension"))
+		}), alert("illegal_parameter"))
 	cli("hrr-second", "a second HelloRetryRequest after the second ClientHello (RFC 8446 4.1.4: unexpected_message)",
 		concat(hrrRec, hrrRec), alert("unexpected_message"), interim(len(hrrRec), ch2))
 	cli("hrr-group-not-offered", "a HelloRetryRequest selecting secp256r1, not in supported_groups (RFC 8446 4.1.4, 4.2.8)",
