@@ -66,3 +66,34 @@ demo: build
 	echo; echo "== tlspake get with a wrong code"; \
 	./bin/tlspake get -code 00000-0001Y https://$(DEMO_ADDR)/ && exit 1 || echo "(exit status $$?, as expected)"; \
 	echo; echo "== Device log"; kill $$pid; wait $$pid || true; cat "$$state/device.log"
+
+# Cross-architecture builds, emulated tests and the performance report
+# (bench/README.md). Targets live in bench/internal/xbuild.
+.PHONY: cross cross-test bench-report bench-device
+
+## cross: build tlspake-device and tlspake for every target (linux amd64,
+## arm64, armv7, armv6, mips and mipsle softfloat), static and stripped,
+## into bin/cross/TARGET/, and print their sizes.
+cross:
+	$(GO) run ./bench/cmd/cross
+
+## cross-test: the tlspake and device tests under qemu-user (armv6, mips,
+## mipsle) and a pairing with the emulated daemon (also part of race).
+cross-test:
+	$(GO) test -count=1 -run '^TestEmulated' -v ./bench/
+
+## bench-report: measure natively and under qemu (armv6, mipsle); writes
+## bench/REPORT.md and bench/report.png. Takes about 5 minutes.
+## BENCH_REPORT_FLAGS passes flags, e.g. -targets=native,linux-mips-softfloat.
+BENCH_REPORT_FLAGS ?=
+bench-report:
+	$(GO) run ./bench/cmd/bench-report $(BENCH_REPORT_FLAGS)
+
+## bench-device: one static benchmark binary for a board, e.g.
+## make bench-device GOARCH=arm (GOARM=6 unless set), mips or mipsle
+## (GOMIPS=softfloat unless set), arm64, amd64. Copy it over and run it.
+bench-device:
+	@set -e; arch=$${GOARCH:-$$($(GO) env GOARCH)}; out=bin/bench-device-linux-$$arch; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$${GOARM:-6} GOMIPS=$${GOMIPS:-softfloat} \
+	  $(GO) build -trimpath -ldflags='-s -w' -o $$out ./bench/cmd/bench-device; \
+	echo "built $$out ($$(du -h $$out | cut -f1)); copy it to the board and run it: it prints the table of bench/REPORT.md for that board (-h for flags)"

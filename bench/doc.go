@@ -3,9 +3,12 @@
 // exchange with tlspake/cpace and with filippo.io/cpace, the older,
 // non-standard ristretto255-based Go CPace, as a peer in the same run.
 //
-// The package will later also hold the cross-architecture performance report.
-// It has no exported API; everything lives in its _test.go files. Run the
-// benchmarks with
+// It also holds the cross-architecture measurements: bench/cmd/bench-report
+// runs the suite in bench/internal/perf natively and under qemu-user and
+// writes REPORT.md and report.png, expressing every figure in
+// X25519-equivalents; bench/cmd/bench-device builds the same suite as one
+// static binary for a real board; bench/cmd/cross builds the programs for
+// every target. Run the benchmarks with
 //
 //	go test -run '^$' -bench . -benchmem -count 6 ./bench/
 //
