@@ -10,26 +10,22 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tlspake/pake/bench/internal/perf"
 	"github.com/tlspake/pake/tlspake"
 )
 
 // handshaker is a TLS connection whose handshake can be run explicitly:
 // both *tlspake.Conn and *tls.Conn.
-type handshaker interface {
-	net.Conn
-	HandshakeContext(ctx context.Context) error
-}
+type handshaker = perf.Handshaker
 
 // wrapFunc wraps a raw connection as one side of a TLS connection.
 type wrapFunc func(net.Conn) handshaker
@@ -101,32 +97,11 @@ type benchCert struct {
 // newBenchCert creates a self-signed certificate for benchServerName with
 // key.
 func newBenchCert(key crypto.Signer) (*benchCert, error) {
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: benchServerName},
-		DNSNames:              []string{benchServerName},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	cert, roots, err := perf.SelfSignedCert(key, benchServerName)
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	return &benchCert{
-		cert:  tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf},
-		roots: roots,
-	}, nil
+	return &benchCert{cert: cert, roots: roots}, nil
 }
 
 // The certificates are generated once per process.
@@ -175,37 +150,24 @@ func cryptoTLSWrap(tb testing.TB, certFn func() (*benchCert, error)) (wrapFunc, 
 }
 
 // handshakeOnce runs one full handshake, client and server, over a fresh
-// net.Pipe: the server in a new goroutine, the client in this one. It
-// returns both connections (already closed, but with their state) once both
-// handshakes have returned. A side that fails closes its end so that the
-// other side cannot block.
-//
-// The raw pipe ends are closed rather than the TLS connections: over a
-// synchronous net.Pipe two close_notify writes would wait on each other.
-func handshakeOnce(ctx context.Context, client, server wrapFunc) (cc, sc handshaker, err error) {
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	cc, sc = client(a), server(b)
-	errc := make(chan error, 1)
-	go func() {
-		err := sc.HandshakeContext(ctx)
-		if err != nil {
-			b.Close()
+// net.Pipe (perf.PipeHandshake: the server in a new goroutine; a side that
+// fails closes its end so that the other cannot block) and returns both
+// connections once both handshakes have returned. The raw pipe ends are
+// closed afterwards rather than the TLS connections: over a synchronous
+// net.Pipe two close_notify writes would wait on each other.
+func handshakeOnce(_ context.Context, client, server wrapFunc) (cc, sc handshaker, err error) {
+	var a, b net.Conn
+	wrap := func(c net.Conn) net.Conn {
+		if a == nil {
+			a = c
+		} else {
+			b = c
 		}
-		errc <- err
-	}()
-	cerr := cc.HandshakeContext(ctx)
-	if cerr != nil {
-		a.Close()
+		return c
 	}
-	serr := <-errc
-	if cerr != nil {
-		err = fmt.Errorf("client: %w", cerr)
-	}
-	if serr != nil {
-		err = errors.Join(err, fmt.Errorf("server: %w", serr))
-	}
+	cc, sc, err = perf.PipeHandshake(client, server, wrap)
+	a.Close()
+	b.Close()
 	return cc, sc, err
 }
 

@@ -7,13 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
-	"time"
 
 	fcpace "filippo.io/cpace"
 
@@ -165,7 +161,7 @@ func setupSide(mk func() (*pair, func(bool, tlspake.ConnectionState) error, erro
 // both is a client and a server constructor for full handshakes over
 // net.Pipe.
 type both struct {
-	client, server func(net.Conn) handshaker
+	client, server func(net.Conn) Handshaker
 }
 
 func tlspakeBothX25519() (both, error) {
@@ -188,8 +184,8 @@ func tlspakeBothMLKEM() (both, error) {
 
 func tlspakeBoth(c, s tlspake.Config, group tlspake.CurveID) both {
 	return both{
-		client: func(raw net.Conn) handshaker { return tlspake.Client(raw, &c) },
-		server: func(raw net.Conn) handshaker { return tlspake.Server(raw, &s) },
+		client: func(raw net.Conn) Handshaker { return tlspake.Client(raw, &c) },
+		server: func(raw net.Conn) Handshaker { return tlspake.Server(raw, &s) },
 	}
 }
 
@@ -203,30 +199,12 @@ func cryptoTLSBoth() (both, error) {
 	if err != nil {
 		return both{}, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		DNSNames:              []string{name},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	cert, roots, err := SelfSignedCert(key, name)
 	if err != nil {
 		return both{}, err
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return both{}, err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
 	scfg := &tls.Config{
-		Certificates:           []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}},
+		Certificates:           []tls.Certificate{cert},
 		MinVersion:             tls.VersionTLS13,
 		CurvePreferences:       []tls.CurveID{tls.X25519},
 		SessionTicketsDisabled: true,
@@ -238,8 +216,8 @@ func cryptoTLSBoth() (both, error) {
 		CurvePreferences: []tls.CurveID{tls.X25519},
 	}
 	return both{
-		client: func(raw net.Conn) handshaker { return tls.Client(raw, ccfg) },
-		server: func(raw net.Conn) handshaker { return tls.Server(raw, scfg) },
+		client: func(raw net.Conn) Handshaker { return tls.Client(raw, ccfg) },
+		server: func(raw net.Conn) Handshaker { return tls.Server(raw, scfg) },
 	}, nil
 }
 
@@ -251,7 +229,7 @@ func setupBoth(mk func() (both, error)) func() (func() error, error) {
 			return nil, err
 		}
 		op := func() error {
-			cc, sc, err := pipeHandshake(b.client, b.server, nil)
+			cc, sc, err := PipeHandshake(b.client, b.server, nil)
 			// Close the raw pipes: a TLS Close would send close_notify,
 			// which blocks on a synchronous pipe that nobody reads.
 			closeRaw(cc)

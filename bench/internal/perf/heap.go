@@ -54,7 +54,7 @@ func idlePair(mk func() (both, error)) func() (func() (any, func(), error), erro
 			return nil, err
 		}
 		return func() (any, func(), error) {
-			cc, sc, err := pipeHandshake(b.client, b.server, nil)
+			cc, sc, err := PipeHandshake(b.client, b.server, nil)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -116,12 +116,12 @@ func (c *recordingConn) written() []byte {
 // since an emulated or small processor is slow.
 const handshakeTimeout = 2 * time.Minute
 
-// pipeHandshake runs one handshake of client and server over a fresh
+// PipeHandshake runs one handshake of client and server over a fresh
 // net.Pipe, the server in a new goroutine, and returns both connections
 // once both sides have returned. A side that fails closes its end so that
 // the other cannot block. wrap, if not nil, wraps each raw end (client
 // first).
-func pipeHandshake(client, server func(net.Conn) handshaker, wrap func(net.Conn) net.Conn) (cc, sc handshaker, err error) {
+func PipeHandshake(client, server func(net.Conn) Handshaker, wrap func(net.Conn) net.Conn) (cc, sc Handshaker, err error) {
 	a, b := net.Pipe()
 	var ca, cb net.Conn = a, b
 	if wrap != nil {
@@ -152,9 +152,10 @@ func pipeHandshake(client, server func(net.Conn) handshaker, wrap func(net.Conn)
 	return cc, sc, err
 }
 
-// handshaker is a TLS connection whose handshake can be run explicitly:
+// Handshaker is a TLS connection whose handshake can be run explicitly:
 // *tlspake.Conn and *tls.Conn.
-type handshaker interface {
+// Handshaker is one side of a TLS connection: tlspake's or crypto/tls's.
+type Handshaker interface {
 	net.Conn
 	HandshakeContext(ctx context.Context) error
 }
@@ -201,9 +202,9 @@ func (p *pair) record() (c2s, s2c []byte, cc, sc *tlspake.Conn, err error) {
 		n++
 		return r
 	}
-	hc, hs, err := pipeHandshake(
-		func(c net.Conn) handshaker { return tlspake.Client(c, p.ccfg) },
-		func(c net.Conn) handshaker { return tlspake.Server(c, p.scfg) },
+	hc, hs, err := PipeHandshake(
+		func(c net.Conn) Handshaker { return tlspake.Client(c, p.ccfg) },
+		func(c net.Conn) Handshaker { return tlspake.Server(c, p.scfg) },
 		wrap)
 	if err != nil {
 		return nil, nil, nil, nil, err
