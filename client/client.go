@@ -82,6 +82,7 @@ type Error struct {
 	Err  error
 }
 
+// Error returns a message a person can act on.
 func (e *Error) Error() string {
 	switch e.Kind {
 	case WrongCode:
@@ -105,6 +106,7 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("handshake with %s failed: %v", e.Addr, e.Err)
 }
 
+// Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
 // classify wraps a dial or handshake error.

@@ -53,6 +53,7 @@ var alertNames = map[Alert]string{
 	AlertNoApplicationProtocol: "no_application_protocol",
 }
 
+// String returns the alert's name as RFC 8446 spells it.
 func (a Alert) String() string {
 	if n, ok := alertNames[a]; ok {
 		return n
@@ -70,6 +71,7 @@ type AlertError struct {
 	Reason string
 }
 
+// Error describes the alert and, for one this side sent, why.
 func (e *AlertError) Error() string {
 	if e.Received {
 		return "tlspake: the peer sent alert " + e.Alert.String()

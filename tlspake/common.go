@@ -41,6 +41,7 @@ const (
 // PAKEScheme identifies a PAKE protocol in the `pake` extension.
 type PAKEScheme uint16
 
+// String returns the scheme's name from draft-ietf-tls-pake.
 func (s PAKEScheme) String() string {
 	switch s {
 	case PAKECPaceX25519SHA512:
@@ -72,6 +73,7 @@ const (
 	X25519MLKEM768 CurveID = 0x11ec
 )
 
+// String returns the group's IANA name.
 func (c CurveID) String() string {
 	switch c {
 	case X25519:
@@ -302,6 +304,7 @@ const (
 	AuthPSK
 )
 
+// String returns "PAKE", "PSK" or "none".
 func (m AuthMode) String() string {
 	switch m {
 	case AuthPAKE:

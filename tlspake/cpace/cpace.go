@@ -87,6 +87,7 @@ type InvalidShareError struct {
 	Identity bool
 }
 
+// Error says why the message was rejected.
 func (e *InvalidShareError) Error() string {
 	if e.Identity {
 		return "cpace: the peer's message is a low-order point; the exchange was aborted (the peer is faulty or malicious)"

@@ -120,6 +120,7 @@ type ParseError struct {
 	Symbols int
 }
 
+// Error says what is wrong with the typed code, without the code.
 func (e *ParseError) Error() string {
 	switch e.Kind {
 	case BadCharacter:
