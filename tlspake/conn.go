@@ -55,7 +55,17 @@ type Conn struct {
 	keyUpdateOwed atomic.Bool
 
 	trace tracehook.Tracer // set only by the project's vector tool
+
+	// earlySkip is how many bytes of rejected 0-RTT data the server may
+	// still skip (RFC 8446 4.2.10): this package never accepts early data.
+	earlySkip int
+	// peerFatal holds the fatal alert the peer sent; no more is written
+	// after it (RFC 8446 6.2).
+	peerFatal atomic.Pointer[AlertError]
 }
+
+// maxEarlySkip bounds the rejected early data a server skips.
+const maxEarlySkip = 4 * (maxCiphertext + recordHeaderLen)
 
 // tr traces a named value when a tracer is installed.
 func (c *Conn) tr(name string, v []byte) {
@@ -132,21 +142,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	if r := tracehook.KeyUpdaterReceiver(ctx); r != nil {
 		r(c.updateKeys)
 	}
-	c.in.Lock()
-	if t := tracehook.From(ctx); t != nil {
-		c.trace = t
-		c.in.trace, c.in.dir = t, "read"
-		c.out.Lock()
-		c.out.trace, c.out.dir = t, "write"
-		c.out.Unlock()
-	}
-	var err error
-	if c.isClient {
-		err = c.clientHandshake()
-	} else {
-		err = c.serverHandshake()
-	}
-	c.in.Unlock()
+	err := c.runHandshake(ctx)
 
 	if !stop() {
 		<-interrupted
@@ -164,14 +160,42 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 	return nil
 }
 
+// runHandshake runs the client or server handshake with c.in held; the
+// lock is released even if the handshake panics.
+func (c *Conn) runHandshake(ctx context.Context) error {
+	c.in.Lock()
+	defer c.in.Unlock()
+	if t := tracehook.From(ctx); t != nil {
+		c.trace = t
+		c.in.trace, c.in.dir = t, "read"
+		c.out.Lock()
+		c.out.trace, c.out.dir = t, "write"
+		c.out.Unlock()
+	}
+	if c.isClient {
+		return c.clientHandshake()
+	}
+	return c.serverHandshake()
+}
+
 // fatal records err for both directions and sends the alert it carries.
 // It returns err (or the alert error wrapped in a code mismatch).
 func (c *Conn) fatal(err error) error {
 	var ae *AlertError
-	if errors.As(err, &ae) && !ae.Received {
+	alert, send := AlertInternalError, false
+	switch {
+	case errors.As(err, &ae):
+		alert, send = ae.Alert, !ae.Received
+	case !transportError(err) && (c.sawRecord || c.sentFirstRecord):
+		// A local failure (configuration, randomness) once the handshake
+		// has begun: tell the peer rather than leave it waiting (RFC 8446
+		// 6.2). Before anything was exchanged there is no one to tell.
+		send = true
+	}
+	if send {
 		c.out.Lock()
 		if c.out.err == nil {
-			c.sendAlertLocked(ae.Alert)
+			c.sendAlertLocked(alert)
 			c.out.err = err
 		}
 		c.out.Unlock()
@@ -180,6 +204,14 @@ func (c *Conn) fatal(err error) error {
 		c.in.err = err
 	}
 	return err
+}
+
+// transportError reports errors of the underlying connection, after which
+// no alert can (or need) be sent.
+func transportError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // readHandshake returns the next handshake message, with its header.
@@ -236,6 +268,7 @@ func (c *Conn) handleAlert(data []byte) error {
 	if c.in.err == nil {
 		c.in.err = err
 	}
+	c.peerFatal.CompareAndSwap(nil, err)
 	return err
 }
 
@@ -425,6 +458,9 @@ func (c *Conn) Write(b []byte) (int, error) {
 	if c.closeNotifySent {
 		return 0, errWriteAfterClose
 	}
+	if pf := c.peerFatal.Load(); pf != nil {
+		return 0, pf // the peer ended the connection with a fatal alert
+	}
 	if len(b) == 0 {
 		return 0, c.out.err
 	}
@@ -490,6 +526,9 @@ func (c *Conn) ExportKeyingMaterial(label string, context []byte, length int) ([
 	}
 	if length < 0 || length > 255*c.suite.hash.Size() {
 		return nil, fmt.Errorf("tlspake: exporter length %d out of range", length)
+	}
+	if len(label) > 255-len("tls13 ") {
+		return nil, fmt.Errorf("tlspake: exporter label of %d bytes is too long (at most %d)", len(label), 255-len("tls13 "))
 	}
 	return exportKeyingMaterial(c.suite.hash, c.expMaster, label, context, length), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"slices"
@@ -54,6 +55,38 @@ func (c *Conn) clientHandshake() error {
 	return nil
 }
 
+// checkClientLimits rejects configuration that the ClientHello cannot
+// carry (RFC 8446, RFC 7301, PROFILE.md section 1), so that no input of
+// the public API reaches an encoder limit.
+func checkClientLimits(cfg *Config) error {
+	total := 0
+	for _, p := range cfg.NextProtos {
+		if len(p) == 0 || len(p) > 255 {
+			return fmt.Errorf("tlspake: Config.NextProtos entry of %d bytes; each must be 1 to 255 bytes", len(p))
+		}
+		total += 1 + len(p)
+	}
+	if total > 1<<15 {
+		return errors.New("tlspake: Config.NextProtos is too long")
+	}
+	if len(cfg.ServerName) > 255 {
+		return errors.New("tlspake: Config.ServerName is longer than 255 bytes")
+	}
+	// PAKEClientHello: two identities and one 36-byte share, within a
+	// 2^16-1 extension body.
+	if len(cfg.ClientIdentity)+len(cfg.ServerIdentity)+6+36 > 1<<16-1 {
+		return errors.New("tlspake: Config.ClientIdentity and ServerIdentity are too long for the pake extension (65,493 bytes together at most)")
+	}
+	total = 0
+	for _, p := range cfg.PSKs {
+		total += 2 + len(p.Identity) + 4 + 1 + p.hash().Size()
+	}
+	if total > 1<<15 {
+		return errors.New("tlspake: Config.PSKs are too many or their identities too long")
+	}
+	return nil
+}
+
 // classify marks the errors that show the server is not a tlspake peer:
 // an alert or non-TLS bytes in answer to the ClientHello, a ServerHello of
 // an older version, or one without the pake extension.
@@ -84,6 +117,16 @@ func (hs *clientHandshakeState) classify(err error) error {
 }
 
 func (hs *clientHandshakeState) wipe() {
+	if hs.pake != nil {
+		hs.pake.Wipe() // unused when the server chose a PSK or the handshake failed early
+	}
+	for _, kx := range hs.kxs {
+		if x, ok := kx.(*x25519Exchange); ok {
+			clear(x.priv[:])
+		} else if h, ok := kx.(*hybridExchange); ok {
+			clear(h.x.priv[:])
+		}
+	}
 	clear(hs.hsSecret)
 	clear(hs.cHSSecret)
 	clear(hs.sHSSecret)
@@ -104,6 +147,9 @@ func (hs *clientHandshakeState) makeClientHello() error {
 		if cipherSuiteByID(id) == nil {
 			return errors.New("tlspake: Config.CipherSuites lists an unsupported suite " + CipherSuiteName(id))
 		}
+	}
+	if err := checkClientLimits(cfg); err != nil {
+		return err
 	}
 	groups := cfg.groups()
 	for _, g := range groups {
@@ -354,6 +400,7 @@ func (hs *clientHandshakeState) processHelloRetryRequest() error {
 		h2.keyShares = append(h2.keyShares, keyShare{kx.group(), kx.share()})
 	}
 	h2.cookie = hrr.cookie
+	h2.earlyData = false // never in the second ClientHello (RFC 8446 4.2.10)
 	hs.hello = &h2
 	hs.c.state.DidHelloRetryRequest = true
 	// Only PSKs whose hash matches the suite stay usable (RFC 8446 4.1.4).
@@ -421,6 +468,7 @@ func (hs *clientHandshakeState) processServerHello() error {
 		return err
 	}
 	ikm := append(res.ISK, ecdhe...)
+	defer clear(res.ISK)
 	hs.c.tr("ISK", res.ISK)
 	hs.c.tr("ecdhe_shared_secret", ecdhe)
 	early := earlySecret(hs.suite.hash, nil)

@@ -152,6 +152,10 @@ func (m *clientHelloMsg) marshal() []byte {
 					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.pskModes) })
 				})
 			}
+			if m.earlyData {
+				b.AddUint16(extEarlyData)
+				b.AddUint16(0)
+			}
 			if m.hasPSK { // pre_shared_key is always the last extension
 				b.AddUint16(extPreSharedKey)
 				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {

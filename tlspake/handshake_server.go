@@ -75,9 +75,6 @@ func (hs *serverHandshakeState) wipe() {
 // and that its structure is legal.
 func (hs *serverHandshakeState) readClientHello() error {
 	cfg := hs.c.config
-	if len(cfg.Code) == 0 && cfg.GetCode == nil && cfg.GetPSK == nil {
-		return errors.New("tlspake: server Config has none of Code, GetCode and GetPSK")
-	}
 	msg, err := hs.c.readHandshake()
 	if err != nil {
 		return err
@@ -85,11 +82,18 @@ func (hs *serverHandshakeState) readClientHello() error {
 	if msg[0] != typeClientHello {
 		return alertf(AlertUnexpectedMessage, "expected ClientHello, got handshake message %d", msg[0])
 	}
+	if len(cfg.Code) == 0 && cfg.GetCode == nil && cfg.GetPSK == nil {
+		// Checked once a client is there, so that it is told (internal_error).
+		return errors.New("tlspake: server Config has none of Code, GetCode and GetPSK")
+	}
 	hello, err := parseClientHello(msg)
 	if err != nil {
 		return err
 	}
 	hs.c.allowCCS = true
+	if hello.earlyData {
+		hs.c.earlySkip = maxEarlySkip // never accepted: skip what the client sends
+	}
 	hs.hello = hello
 	return hs.checkClientHello(hello)
 }
@@ -110,6 +114,9 @@ func (hs *serverHandshakeState) checkClientHello(h *clientHelloMsg) error {
 	}
 	if h.hasPSK && len(h.pskModes) == 0 {
 		return alertf(AlertMissingExtension, "pre_shared_key without psk_key_exchange_modes")
+	}
+	if h.earlyData && !h.hasPSK {
+		return alertf(AlertIllegalParameter, "early_data without pre_shared_key")
 	}
 	if !h.hasPAKE && !h.hasPSK {
 		if h.hasSignatureAlgs {
@@ -427,8 +434,14 @@ func (hs *serverHandshakeState) simulatePAKE(ci, sid []byte) error {
 	}
 	hs.serverYb = bigYb[:]
 	hs.isk = make([]byte, cpace.ISKSize)
-	_, err := io.ReadFull(rnd, hs.isk)
-	return err
+	if _, err := io.ReadFull(rnd, hs.isk); err != nil {
+		return err
+	}
+	// The real path hashes the ISK and the sid output: spend the same
+	// work here and discard it.
+	_ = cpacecore.ISKIR(sid, hs.isk[:32], hs.clientYa, nil, hs.serverYb, nil)
+	_ = cpacecore.SIDOutputIR(hs.clientYa, nil, hs.serverYb, nil)
+	return nil
 }
 
 func (hs *serverHandshakeState) sendServerHello() error {

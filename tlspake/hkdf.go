@@ -80,5 +80,6 @@ func hkdfExpand(h crypto.Hash, prk, info []byte, length int) []byte {
 		out = append(out, prev[:min(len(prev), length-len(out))]...)
 	}
 	clear(t[:])
+	clear(stack[:])
 	return out
 }

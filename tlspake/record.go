@@ -157,6 +157,10 @@ func (c *Conn) readRecord() (uint8, []byte, error) {
 			continue
 		}
 		if c.in.aead == nil {
+			if typ == recordTypeApplicationData && c.earlySkip >= n {
+				c.earlySkip -= n // rejected 0-RTT data before the second ClientHello
+				continue
+			}
 			if typ != recordTypeHandshake && typ != recordTypeAlert {
 				return 0, nil, c.fatal(alertf(AlertUnexpectedMessage, "unexpected plaintext record of type %d", typ))
 			}
@@ -179,8 +183,13 @@ func (c *Conn) readRecord() (uint8, []byte, error) {
 		}
 		plain, err := c.in.aead.Open(body[:0], c.in.nonce(), body, rec[:recordHeaderLen])
 		if err != nil {
+			if c.earlySkip >= n {
+				c.earlySkip -= n // rejected 0-RTT data (RFC 8446 4.2.10)
+				continue
+			}
 			return 0, nil, c.fatal(c.decryptFailed())
 		}
+		c.earlySkip = 0
 		c.in.seq++
 		if c.in.seq == 0 {
 			return 0, nil, c.fatal(alertf(AlertInternalError, "read sequence number wrapped"))

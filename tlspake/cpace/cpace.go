@@ -199,6 +199,14 @@ func (a *Initiator) Finish(yb, adb []byte) (*Result, error) {
 	return a.p.finish(yb, a.p.msg[:], a.p.ad, yb, adb)
 }
 
+// Wipe zeroes the secret scalar and the PRS copy, for a run that will not
+// be finished (for example when the peer chose another authentication).
+// Finish fails afterwards.
+func (a *Initiator) Wipe() {
+	a.p.done = true
+	a.p.wipe()
+}
+
 // Responder is party B of one CPace run. Its message does not depend on
 // the initiator's, so a responder may be prepared before Ya arrives.
 type Responder struct{ p *party }
