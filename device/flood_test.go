@@ -77,13 +77,21 @@ func (c *floodConn) Close() error {
 // floodClientHello returns a real tlspake ClientHello record.
 func floodClientHello(t *testing.T, code paircode.Code) []byte {
 	t.Helper()
+	return captureClientHello(t, func(c net.Conn) interface{ Handshake() error } {
+		return tlspake.Client(c, &tlspake.Config{Code: code.PRS(), NextProtos: []string{"http/1.1"}, HandshakeTimeout: 5 * time.Second})
+	})
+}
+
+// captureClientHello starts a client made by newClient on one end of a
+// pipe and returns the first record it writes, its ClientHello.
+func captureClientHello(t *testing.T, newClient func(net.Conn) interface{ Handshake() error }) []byte {
+	t.Helper()
 	a, b := net.Pipe()
 	defer b.Close()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c := tlspake.Client(a, &tlspake.Config{Code: code.PRS(), NextProtos: []string{"http/1.1"}, HandshakeTimeout: 5 * time.Second})
-		c.Handshake() // fails once b is closed
+		newClient(a).Handshake() // fails once b is closed
 		a.Close()
 	}()
 	b.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -376,30 +384,9 @@ func TestListenerFlood(t *testing.T) {
 // handshake: an ordinary TLS ClientHello without pake, as a browser sends.
 func floodTLSClientHello(t *testing.T) []byte {
 	t.Helper()
-	a, b := net.Pipe()
-	defer b.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c := tls.Client(a, &tls.Config{ServerName: "device.local", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-		c.Handshake() // fails once b is closed
-		a.Close()
-	}()
-	b.SetReadDeadline(time.Now().Add(5 * time.Second))
-	hdr := make([]byte, 5)
-	if _, err := io.ReadFull(b, hdr); err != nil {
-		t.Fatal(err)
-	}
-	body := make([]byte, int(hdr[3])<<8|int(hdr[4]))
-	if _, err := io.ReadFull(b, body); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	<-done
-	if hdr[0] != 22 || body[0] != 1 {
-		t.Fatalf("not a ClientHello record: % x", hdr)
-	}
-	return append(hdr, body...)
+	return captureClientHello(t, func(c net.Conn) interface{ Handshake() error } {
+		return tls.Client(c, &tls.Config{ServerName: "device.local", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	})
 }
 
 // TestListenerFloodFrontDoor: with the front door on (the daemon's
