@@ -202,24 +202,10 @@ func TestListenerFlood(t *testing.T) {
 	// Heap and goroutines sampled while the flood runs.
 	var peakHeap uint64
 	peakG := 0
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(25 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			peakHeap = max(peakHeap, m.HeapInuse)
-			peakG = max(peakG, runtime.NumGoroutine())
-			select {
-			case <-stopSampling:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	stopSampling := sampleEvery(25*time.Millisecond, func() {
+		peakHeap = max(peakHeap, heapInuse())
+		peakG = max(peakG, runtime.NumGoroutine())
+	})
 
 	stats := &floodStats{}
 	var flood sync.WaitGroup
@@ -314,8 +300,7 @@ func TestListenerFlood(t *testing.T) {
 	<-launcherDone
 	flood.Wait()
 	floodTook := time.Since(floodStart)
-	close(stopSampling)
-	<-sampled
+	stopSampling()
 
 	cancel()
 	select {
@@ -439,24 +424,10 @@ func TestListenerFloodFrontDoor(t *testing.T) {
 	hello := floodTLSClientHello(t)
 	var peakHeap uint64
 	var peakOpen int64
-	stopSampling := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(25 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			var m runtime.MemStats
-			runtime.ReadMemStats(&m)
-			peakHeap = max(peakHeap, m.HeapInuse)
-			peakOpen = max(peakOpen, fl.open())
-			select {
-			case <-stopSampling:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	stopSampling := sampleEvery(25*time.Millisecond, func() {
+		peakHeap = max(peakHeap, heapInuse())
+		peakOpen = max(peakOpen, fl.open())
+	})
 
 	// Each staller sends its ClientHello, reads what the device answers
 	// (ServerHello, certificate, signature: work the device did for it)
@@ -521,8 +492,7 @@ func TestListenerFloodFrontDoor(t *testing.T) {
 	heldAtEnd := fl.open()
 	close(release)
 	wg.Wait()
-	close(stopSampling)
-	<-sampled
+	stopSampling()
 	cancel()
 	select {
 	case err := <-served:
@@ -597,4 +567,32 @@ func TestListenerSlowlorisHold(t *testing.T) {
 	if front > handshakeTimeout*3/2+500*time.Millisecond {
 		t.Errorf("with the front door a slowloris holds a handshake slot for %v, about twice HandshakeTimeout (%v): the listener's peekClientHello waits up to HandshakeTimeout, then tlspake's handshake starts its own full HandshakeTimeout; give the tlspake handshake only what is left (a deadline from the accept time)", front.Round(10*time.Millisecond), handshakeTimeout)
 	}
+}
+
+// sampleEvery calls sample now and then every period, in one goroutine,
+// until the returned stop is called; stop returns after the last call, so
+// the values sample writes are safe to read afterwards.
+func sampleEvery(period time.Duration, sample func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			sample()
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+// heapInuse returns the heap in use, in bytes.
+func heapInuse() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
 }
