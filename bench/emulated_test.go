@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tlspake/pake/internal/testutil"
 	"io"
 	"net/http"
 	"os"
@@ -192,24 +193,6 @@ func cleanEnv(extra ...string) []string {
 	return append(env, extra...)
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var servingRE = regexp.MustCompile(`msg=serving addr=(\S+)`)
 
 // TestEmulatedPairing pairs a native client with the device daemon, built
@@ -243,7 +226,7 @@ func emulatedPairing(t *testing.T, root string, tg xbuild.Target) {
 		t.Fatal(err)
 	}
 	cmd.Env = cleanEnv("XDG_STATE_HOME=" + state)
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()

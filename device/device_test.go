@@ -1,10 +1,10 @@
 package device
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tlspake/pake/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -13,7 +13,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,25 +21,6 @@ import (
 	"github.com/tlspake/pake/tlspake"
 	"github.com/tlspake/pake/tlspake/paircode"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger writing from several
-// goroutines while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // waitFor polls cond until it holds or d passes.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
@@ -151,7 +131,7 @@ func nextAccept(t *testing.T, ch <-chan acceptResult) acceptResult {
 
 func TestListenerReturnsOnlyAuthenticatedConns(t *testing.T) {
 	code := newCode(t)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	l, err := Listen("tcp", "127.0.0.1:0", &Config{
 		Code:     code,
 		Identity: "printer-1",
@@ -237,7 +217,7 @@ func TestListenerReturnsOnlyAuthenticatedConns(t *testing.T) {
 
 func TestListenerMaxHandshakes(t *testing.T) {
 	code := newCode(t)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	inner := newCounting(t, 0)
 	l, err := NewListener(inner, &Config{
 		Code:             code,
@@ -307,7 +287,7 @@ func isTimeout(err error) bool {
 }
 
 func TestListenerHandshakeTimeout(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	l, err := Listen("tcp", "127.0.0.1:0", &Config{
 		Code:             newCode(t),
 		HandshakeTimeout: 200 * time.Millisecond,

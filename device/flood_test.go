@@ -9,6 +9,7 @@ import (
 	crand "crypto/rand"
 	"crypto/tls"
 	"errors"
+	"github.com/tlspake/pake/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -180,7 +181,7 @@ func TestListenerFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl := &floodListener{Listener: inner}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	l, err := NewListener(fl, &Config{
 		Code:             code,
 		HandshakeTimeout: handshakeTimeout,

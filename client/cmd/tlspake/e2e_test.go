@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/tlspake/pake/internal/testutil"
 	"io"
 	"log"
 	"math/rand/v2"
@@ -72,23 +73,6 @@ func binaries(t *testing.T) (deviceBin, cliBin string) {
 	return filepath.Join(buildDir, "tlspake-device"), filepath.Join(buildDir, "tlspake")
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // cleanEnv is the environment without anything that could leak a code,
 // a state directory or a proxy setting into the processes under test.
 func cleanEnv(extra ...string) []string {
@@ -109,7 +93,7 @@ func cleanEnv(extra ...string) []string {
 type proc struct {
 	name           string
 	cmd            *exec.Cmd
-	stdout, stderr syncBuffer
+	stdout, stderr testutil.SyncBuffer
 	done           chan struct{}
 	waitErr        error
 }
@@ -526,7 +510,7 @@ func TestE2EProxyStatusPage(t *testing.T) {
 }
 
 func TestE2EProxyRedirects(t *testing.T) {
-	var devAddr syncBuffer // set once the device is up
+	var devAddr testutil.SyncBuffer // set once the device is up
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/go":

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/tlspake/pake/internal/testutil"
 	"image/png"
 	"io"
 	"net/http"
@@ -10,30 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlspake/pake/client"
 	"github.com/tlspake/pake/tlspake/paircode"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // isolate points the daemon's state at a fresh directory and clears the
 // code variable; it returns the default code file path.
@@ -237,7 +220,7 @@ func TestServeInProcess(t *testing.T) {
 	path := isolate(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-name", "Test <Device>", "-identity", "dev-1"}, &stdout, &stderr)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"github.com/tlspake/pake/internal/testutil"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -120,7 +121,7 @@ func TestServeDamagedPairingStore(t *testing.T) {
 	os.WriteFile(storePath, damaged, 0o600)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	status := run(ctx, []string{"-listen", "127.0.0.1:0"}, &stdout, &stderr)
 	if status != 1 || !strings.Contains(stderr.String(), storePath+" is damaged") {
 		t.Fatalf("serve with a damaged pairing store: exit %d, stderr %q", status, stderr.String())
@@ -131,7 +132,7 @@ func TestServeDamagedPairingStore(t *testing.T) {
 	// -no-pairing does not read the store and serves.
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	defer cancel2()
-	var out2, err2 syncBuffer
+	var out2, err2 testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx2, []string{"-listen", "127.0.0.1:0", "-no-pairing"}, &out2, &err2) }()
 	re := regexp.MustCompile(`msg=serving addr=(\S+)`)
@@ -159,7 +160,7 @@ func TestServePairingInProcess(t *testing.T) {
 	storePath := filepath.Join(t.TempDir(), "custom", "pairings.json")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-pairings", storePath, "-max-pairings", "1"}, &stdout, &stderr)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/tlspake/pake/internal/testutil"
 	"io"
 	"io/fs"
 	"net"
@@ -537,29 +538,11 @@ func TestHandshakeKeyUpdate(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startServe runs "serve" for the vector on a free loopback port and
 // returns its address and a function that waits for it to exit.
 func startServe(t *testing.T, vector string) (addr string, wait func() (int, string)) {
 	t.Helper()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"serve", "-vector", vector, "-listen", "127.0.0.1:0", "-timeout", "20s"}, nil, &out, &out)
