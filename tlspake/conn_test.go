@@ -88,16 +88,7 @@ func TestConnDataSizes(t *testing.T) {
 	sizes := []int{0, 1, 16383, 16384, 16385, 100000, 1 << 20}
 	for _, transport := range []string{"pipe", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
-			var cc, sc *Conn
-			if transport == "pipe" {
-				cc, sc = bhConnected(t, &Config{Code: bhCode}, &Config{Code: bhCode})
-			} else {
-				var cerr, serr error
-				cc, sc, cerr, serr = bhTCP(t, &Config{Code: bhCode}, &Config{Code: bhCode}, false)
-				if cerr != nil || serr != nil {
-					t.Fatalf("handshake failed: client: %v; server: %v", cerr, serr)
-				}
-			}
+			cc, sc := bhConnectedOver(t, transport)
 			// Sizes run in sequence over one connection, so the stream also
 			// has to stay in step from one size to the next.
 			for i, n := range sizes {
@@ -588,16 +579,7 @@ func TestConnConcurrentReadWrite(t *testing.T) {
 	bhLeakCheck(t)
 	for _, transport := range []string{"pipe", "tcp"} {
 		t.Run(transport, func(t *testing.T) {
-			var cc, sc *Conn
-			if transport == "pipe" {
-				cc, sc = bhConnected(t, &Config{Code: bhCode}, &Config{Code: bhCode})
-			} else {
-				var cerr, serr error
-				cc, sc, cerr, serr = bhTCP(t, &Config{Code: bhCode}, &Config{Code: bhCode}, false)
-				if cerr != nil || serr != nil {
-					t.Fatalf("handshake failed: client: %v; server: %v", cerr, serr)
-				}
-			}
+			cc, sc := bhConnectedOver(t, transport)
 			dl := time.Now().Add(bhTimeout)
 			cc.SetDeadline(dl)
 			sc.SetDeadline(dl)
@@ -880,4 +862,18 @@ func TestConnExportKeyingMaterial(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bhConnectedOver returns a client and a server with the code handshake
+// done, over net.Pipe ("pipe") or TCP on loopback ("tcp").
+func bhConnectedOver(t *testing.T, transport string) (cc, sc *Conn) {
+	t.Helper()
+	if transport == "pipe" {
+		return bhConnected(t, &Config{Code: bhCode}, &Config{Code: bhCode})
+	}
+	cc, sc, cerr, serr := bhTCP(t, &Config{Code: bhCode}, &Config{Code: bhCode}, false)
+	if cerr != nil || serr != nil {
+		t.Fatalf("handshake failed: client: %v; server: %v", cerr, serr)
+	}
+	return cc, sc
 }

@@ -432,10 +432,7 @@ func FuzzParseClientHello(f *testing.F) {
 		msg := handshakeFrame(typeClientHello, body)
 		m, err := parseClientHello(msg)
 		if err != nil {
-			var ae *AlertError
-			if !errors.As(err, &ae) || (ae.Alert != AlertDecodeError && ae.Alert != AlertIllegalParameter) {
-				t.Fatalf("parse error %v is not a decode_error or illegal_parameter alert", err)
-			}
+			checkParseError(t, err)
 			return
 		}
 		checkParsedClientHello(t, m, msg)
@@ -505,10 +502,7 @@ func FuzzParseServerHello(f *testing.F) {
 		msg := handshakeFrame(typeServerHello, body)
 		m, err := parseServerHello(msg)
 		if err != nil {
-			var ae *AlertError
-			if !errors.As(err, &ae) || (ae.Alert != AlertDecodeError && ae.Alert != AlertIllegalParameter) {
-				t.Fatalf("parse error %v is not a decode_error or illegal_parameter alert", err)
-			}
+			checkParseError(t, err)
 			return
 		}
 		if !bytes.Equal(m.raw, msg) || len(m.random) != 32 || len(m.sessionID) > 32 {
@@ -840,5 +834,15 @@ func TestUserCanceledDuringHandshake(t *testing.T) {
 				t.Fatal("handshake succeeded")
 			}
 		})
+	}
+}
+
+// checkParseError fails unless err is the decode_error or
+// illegal_parameter alert a parser must report.
+func checkParseError(t *testing.T, err error) {
+	t.Helper()
+	var ae *AlertError
+	if !errors.As(err, &ae) || (ae.Alert != AlertDecodeError && ae.Alert != AlertIllegalParameter) {
+		t.Fatalf("parse error %v is not a decode_error or illegal_parameter alert", err)
 	}
 }
